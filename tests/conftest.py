@@ -1,0 +1,48 @@
+"""Shared fixtures: paths to the real data, tiny files in the real formats, seeding."""
+import os
+
+import numpy as np
+import pytest
+
+from gluonrec._compat import mx
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# The real data sets are never copied into the repo; they are read where they lie.
+SHARED_DATA = os.environ.get('GLUONREC_SHARED_DATA',
+                             os.path.join(os.path.dirname(REPO), 'shared', 'data'))
+
+
+@pytest.fixture
+def shared_data():
+    """Path of ../shared/data; the test is skipped when it is absent."""
+    if not os.path.isdir(SHARED_DATA):
+        pytest.skip(f'real data not found at {SHARED_DATA}')
+    return SHARED_DATA
+
+
+@pytest.fixture(autouse=True)
+def _seed():
+    mx.random.seed(0)
+    np.random.seed(0)
+
+
+JESTER_DAT = ('1\t\t5\t\t0.219\n1\t\t7\t\t-9.281\n1\t\t8\t\t-9.281\n2\t\t5\t\t-10\n'
+              '2\t\t7\t\t3.5\n3\t\t150\t\t9.999\n3\t\t5\t\t1.25\n')
+JESTER_CSV = 'userId,jokeId,rating\n' + JESTER_DAT.replace('\t\t', ',').rstrip('\n')
+JOKES = ('1:\n\nA man visits the doctor. The doctor says, "I have bad news".\n\n'
+         'The man replies, "Well, thank God!"\n\n\n'
+         '5:\n\n<p>Q. What&#39;s O. J. Simpson&#39;s web address?<br />\n'
+         'A. Slash, slash, backslash &amp; escape.</p>\n\n\n'
+         '7:\n\nHow many feminists does it take to screw in a light bulb?\n\n\n'
+         '8:\n\nEight\n\n150:\n\nThe last joke.\n')
+
+
+@pytest.fixture
+def jester_files(tmp_path):
+    """A tiny jester_ratings.dat, its CSV form and jester_items.dat, in the real layout."""
+    paths = {'dat': tmp_path / 'jester_ratings.dat', 'csv': tmp_path / 'jester_ratings.csv',
+             'jokes': tmp_path / 'jester_items.dat'}
+    paths['dat'].write_text(JESTER_DAT)
+    paths['csv'].write_text(JESTER_CSV)
+    paths['jokes'].write_text(JOKES)
+    return paths
