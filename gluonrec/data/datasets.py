@@ -1,0 +1,403 @@
+"""Loaders for Jester, MovieLens and generic rating triples, returning Ratings."""
+import csv
+import gzip
+import html
+import io
+import logging
+import math
+import os
+import re
+
+import numpy as np
+import pandas as pd
+
+from .ratings import Ratings
+
+__all__ = ['load_jester', 'load_jester_jokes', 'load_movielens', 'load_triples',
+           'detect_movielens', 'JESTER_SCALE']
+
+logger = logging.getLogger(__name__)
+
+JESTER_SCALE = (-10.0, 10.0)
+_UNIT_SEP = '\x1f'  # stands in for multi-character separators so pandas' C parser applies
+
+
+def _read_bytes(path):
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f'{path}: no such file')
+    with open(path, 'rb') as handle:
+        data = handle.read()
+    if data[:2] == b'\x1f\x8b':
+        try:
+            data = gzip.decompress(data)
+        except (OSError, EOFError) as exc:
+            raise ValueError(f'{path}: corrupt gzip file ({exc})') from None
+    if not data.strip():
+        raise ValueError(f'{path}: file is empty')
+    return data
+
+
+class _Table:
+    """How a delimited rating file is laid out."""
+
+    def __init__(self, sep, ncols, user=0, item=1, rating=2, timestamp=None, header=False,
+                 integer_ids=True, encoding='utf-8'):
+        self.sep, self.ncols, self.header = sep, ncols, header
+        self.cols = {'user': user, 'item': item, 'rating': rating}
+        if timestamp is not None:
+            self.cols['timestamp'] = timestamp
+        self.integer_ids, self.encoding = integer_ids, encoding
+
+
+def _check_line(fields, table, scale):
+    """Return why a split line is bad, or None."""
+    if len(fields) != table.ncols:
+        return f'expected {table.ncols} fields, found {len(fields)}'
+    for key in ('user', 'item'):
+        value = fields[table.cols[key]].strip()
+        if not value:
+            return f'empty {key} id'
+        if table.integer_ids:
+            try:
+                int(value)
+            except ValueError:
+                return f'{key} id {value!r} is not an integer'
+    text = fields[table.cols['rating']].strip()
+    try:
+        rating = float(text)
+    except ValueError:
+        return f'rating {text!r} is not a number'
+    if math.isnan(rating):
+        return 'rating is NaN'
+    if scale is not None and not scale[0] <= rating <= scale[1]:
+        return f'rating {text} lies outside the scale [{scale[0]:g}, {scale[1]:g}]'
+    if 'timestamp' in table.cols:
+        stamp = fields[table.cols['timestamp']].strip()
+        if not stamp.lstrip('-').isdigit():
+            return f'timestamp {stamp!r} is not an integer'
+    return None
+
+
+def _bad_lines(path, text, table, scale):
+    """Slow pass, only taken when the fast parse saw a problem: (line_no, reason) pairs."""
+    bad = []
+    lines = text.splitlines()
+    start = 1 if table.header else 0
+    sep = _UNIT_SEP if len(table.sep) > 1 else table.sep
+    reader = csv.reader(lines[start:], delimiter=sep, quotechar='"')
+    for offset, fields in enumerate(reader):
+        if not fields or not ''.join(fields).strip():
+            continue
+        reason = _check_line(fields, table, scale)
+        if reason:
+            bad.append((start + offset + 1, reason))
+    return bad
+
+
+def _fast_parse(text, table):
+    sep = table.sep if len(table.sep) == 1 else _UNIT_SEP
+    frame = pd.read_csv(io.StringIO(text), sep=sep, header=0 if table.header else None,
+                        engine='c', skip_blank_lines=True, on_bad_lines='error',
+                        keep_default_na=True)
+    if frame.shape[1] != table.ncols:
+        raise ValueError('field count')
+    columns = {key: frame.iloc[:, index] for key, index in table.cols.items()}
+    return columns
+
+
+def _columns_ok(columns, table, scale):
+    rating = columns['rating']
+    if rating.dtype.kind not in 'fi' or rating.isna().any():
+        return False
+    for key in ('user', 'item'):
+        ids = columns[key]
+        if ids.isna().any() or (table.integer_ids and ids.dtype.kind not in 'iu'):
+            return False
+    if 'timestamp' in columns and columns['timestamp'].dtype.kind not in 'iu':
+        return False
+    values = rating.to_numpy()
+    return scale is None or bool(((values >= scale[0]) & (values <= scale[1])).all())
+
+
+def _load_table(path, table, scale, name, on_bad_lines='error', item_names=None):
+    if on_bad_lines not in ('error', 'skip'):
+        raise ValueError(f"on_bad_lines must be 'error' or 'skip', got {on_bad_lines!r}")
+    text = _read_bytes(path).decode(table.encoding)
+    if len(table.sep) > 1:
+        text = text.replace(table.sep, _UNIT_SEP)
+    try:
+        columns = _fast_parse(text, table)
+        ok = _columns_ok(columns, table, scale)
+    except (ValueError, pd.errors.ParserError):
+        ok = False
+    if not ok:
+        bad = _bad_lines(path, text, table, scale)
+        if not bad:  # the fast parser disagreed with the line checks: say so plainly
+            raise ValueError(f'{path}: could not parse as {table.ncols} fields '
+                             f'separated by {table.sep!r}')
+        if on_bad_lines == 'error':
+            line, reason = bad[0]
+            more = f' ({len(bad) - 1} more bad lines)' if len(bad) > 1 else ''
+            raise ValueError(f'{path}, line {line}: {reason}{more}')
+        logger.warning('%s: skipped %d bad lines (first: line %d, %s)', path, len(bad),
+                       bad[0][0], bad[0][1])
+        skip = set(line - 1 for line, _ in bad)
+        kept = [line for number, line in enumerate(text.splitlines()) if number not in skip]
+        if len(kept) <= int(table.header):
+            raise ValueError(f'{path}: no valid lines')
+        columns = _fast_parse('\n'.join(kept), table)
+    if len(columns['rating']) == 0:
+        raise ValueError(f'{path}: file holds no ratings')
+    if scale is None:
+        values = columns['rating'].to_numpy()
+        scale = (float(values.min()), float(values.max()))
+        if scale[0] == scale[1]:
+            scale = (scale[0] - 1.0, scale[1] + 1.0)
+    stamp = columns['timestamp'].to_numpy() if 'timestamp' in columns else None
+    return Ratings.from_raw(columns['user'].to_numpy(), columns['item'].to_numpy(),
+                            columns['rating'].to_numpy(), scale, timestamp=stamp, name=name,
+                            item_names=item_names)
+
+
+def _first_line(path):
+    return _read_bytes(path).split(b'\n', 1)[0].decode('utf-8', 'replace')
+
+
+def load_jester(path, jokes=None, on_bad_lines='error'):
+    """Load Jester dataset-2 ratings.
+
+    Parameters
+    ----------
+    path : str
+        ``jester_ratings.dat`` (``user<TAB><TAB>joke<TAB><TAB>rating``) or its CSV form
+        (``userId,jokeId,rating`` with a header line); plain or gzip-compressed.
+    jokes : str, optional
+        ``jester_items.dat``; its texts become ``item_names``.
+    on_bad_lines : {'error', 'skip'}
+        Raise on the first bad line (naming file and line), or skip and log the count.
+
+    Returns
+    -------
+    Ratings
+        Ratings on the scale (-10, 10).
+    """
+    first = _first_line(path)
+    if ',' in first:
+        table = _Table(',', 3, header=not first.split(',')[0].strip().lstrip('-').isdigit())
+    elif '\t\t' in first:
+        table = _Table('\t\t', 3)
+    else:  # tolerate single tabs or spaces, as some mirrors rewrite the file
+        table = _Table('\t' if '\t' in first else ' ', 3)
+    names = load_jester_jokes(jokes) if jokes else None
+    return _load_table(path, table, JESTER_SCALE, 'jester', on_bad_lines, item_names=names)
+
+
+_TAG = re.compile(r'<[^>]*>')
+_JOKE_ID = re.compile(r'^\s*(\d+):\s*$')
+
+
+def _clean_text(raw):
+    text = _TAG.sub(' ', raw)
+    text = html.unescape(text)
+    paragraphs = [' '.join(part.split()) for part in re.split(r'\n\s*\n', text)]
+    return '\n\n'.join(p for p in paragraphs if p)
+
+
+def load_jester_jokes(path):
+    """Read Jester joke texts (``jester_items.dat``).
+
+    The file holds a line ``N:`` and then the joke, possibly several paragraphs with
+    HTML tags and entities, which are stripped to plain text.
+
+    Returns
+    -------
+    dict
+        Raw joke id (int) -> text.
+    """
+    text = _read_bytes(path).decode('utf-8', errors='replace')
+    jokes, current, lines = {}, None, []
+    for number, line in enumerate(text.splitlines(), start=1):
+        match = _JOKE_ID.match(line)
+        if match:
+            if current is not None:
+                jokes[current] = _clean_text('\n'.join(lines))
+            current, lines = int(match.group(1)), []
+            if current in jokes:
+                raise ValueError(f'{path}, line {number}: joke {current} appears twice')
+        elif current is None:
+            if line.strip():
+                raise ValueError(f'{path}, line {number}: expected a joke id line "N:"')
+        else:
+            lines.append(line)
+    if current is not None:
+        jokes[current] = _clean_text('\n'.join(lines))
+    if not jokes:
+        raise ValueError(f'{path}: no jokes found')
+    return jokes
+
+
+# name -> (ratings file, table, scale, items file, item reader)
+def _titles_100k(path):
+    frame = pd.read_csv(path, sep='|', header=None, encoding='latin-1', usecols=[0, 1],
+                        quoting=csv.QUOTE_NONE)
+    return dict(zip(frame[0].tolist(), frame[1].tolist()))
+
+
+def _titles_dat(path):
+    data = _read_bytes(path)
+    try:
+        text = data.decode('utf-8')
+    except UnicodeDecodeError:  # ml-1m's movies.dat is latin-1
+        text = data.decode('latin-1')
+    titles = {}
+    for line in text.splitlines():
+        parts = line.split('::')
+        if len(parts) >= 2 and parts[0].strip().isdigit():
+            titles[int(parts[0])] = parts[1]
+    return titles
+
+
+def _titles_csv(path):
+    frame = pd.read_csv(path, usecols=['movieId', 'title'])
+    return dict(zip(frame['movieId'].tolist(), frame['title'].tolist()))
+
+
+_MOVIELENS = {
+    'ml-100k': ('u.data', _Table('\t', 4, timestamp=3), (1.0, 5.0), 'u.item', _titles_100k),
+    'ml-1m': ('ratings.dat', _Table('::', 4, timestamp=3), (1.0, 5.0), 'movies.dat',
+              _titles_dat),
+    'ml-10m': ('ratings.dat', _Table('::', 4, timestamp=3), (0.5, 5.0), 'movies.dat',
+               _titles_dat),
+    'ml-latest': ('ratings.csv', _Table(',', 4, timestamp=3, header=True), (0.5, 5.0),
+                  'movies.csv', _titles_csv),
+}
+
+
+def detect_movielens(folder):
+    """Name the MovieLens layout of ``folder``: 'ml-100k', 'ml-1m', 'ml-10m' or 'ml-latest'."""
+    folder = os.fspath(folder)
+    if os.path.isfile(os.path.join(folder, 'u.data')):
+        return 'ml-100k'
+    if os.path.isfile(os.path.join(folder, 'ratings.dat')):
+        # ml-1m rates in whole stars; ml-10m in half stars.
+        sample = _read_bytes(os.path.join(folder, 'ratings.dat'))[:200000].decode('latin-1')
+        half = any('.5' in line.split('::')[2] for line in sample.splitlines()
+                   if line.count('::') == 3)
+        return 'ml-10m' if half else 'ml-1m'
+    if os.path.isfile(os.path.join(folder, 'ratings.csv')):
+        return 'ml-latest'
+    raise ValueError(f'{folder}: not a MovieLens folder (no u.data, ratings.dat or ratings.csv)')
+
+
+def load_movielens(path, on_bad_lines='error', titles=True):
+    """Load MovieLens ratings with their titles.
+
+    Parameters
+    ----------
+    path : str
+        A MovieLens folder (100k ``u.data``; 1M/10M ``ratings.dat``; latest/20M/25M
+        ``ratings.csv``; the layout is detected) or one of those rating files.
+    on_bad_lines : {'error', 'skip'}
+    titles : bool
+        Read movie titles into ``item_names`` when the items file is present.
+
+    Returns
+    -------
+    Ratings
+    """
+    path = os.fspath(path)
+    if os.path.isdir(path):
+        folder, kind = path, detect_movielens(path)
+    elif os.path.isfile(path):
+        folder = os.path.dirname(path) or '.'
+        base = os.path.basename(path)
+        matches = [k for k, spec in _MOVIELENS.items() if spec[0] == base]
+        if not matches:
+            raise ValueError(f'{path}: not a MovieLens rating file '
+                             '(expected u.data, ratings.dat or ratings.csv)')
+        kind = detect_movielens(folder) if len(matches) > 1 else matches[0]
+    else:
+        raise FileNotFoundError(f'{path}: no such file or folder')
+    ratings_file, table, scale, items_file, reader = _MOVIELENS[kind]
+    names = None
+    items_path = os.path.join(folder, items_file)
+    if titles and os.path.isfile(items_path):
+        names = reader(items_path)
+    return _load_table(os.path.join(folder, ratings_file), table, scale, kind, on_bad_lines,
+                       item_names=names)
+
+
+def load_triples(source, sep=',', columns=('user', 'item', 'rating'), header=None,
+                 scale=None, name='ratings', on_bad_lines='error', integer_ids=False):
+    """Load any (user, item, rating) triples from a delimited file or a DataFrame.
+
+    Parameters
+    ----------
+    source : str or pandas.DataFrame
+    sep : str
+        Field separator of a file (any string; multi-character ones are supported).
+    columns : sequence of str
+        Names of the fields in file order; must include 'user', 'item' and 'rating'
+        and may include 'timestamp'; other names are read and ignored. For a
+        DataFrame, the names of its user, item, rating (and timestamp) columns.
+    header : bool, optional
+        Whether a file's first line is a header; default: guessed from whether its
+        rating field parses as a number.
+    scale : (float, float), optional
+        Declared rating scale; ratings outside it are errors. Default: the data's range.
+    integer_ids : bool
+        Require integer raw ids.
+
+    Returns
+    -------
+    Ratings
+    """
+    columns = list(columns)
+    if isinstance(source, pd.DataFrame):
+        return _from_dataframe(source, columns, scale, name)
+    missing = {'user', 'item', 'rating'} - set(columns)
+    if missing:
+        raise ValueError(f'columns must name user, item and rating; missing {sorted(missing)}')
+    index = {key: columns.index(key) for key in ('user', 'item', 'rating', 'timestamp')
+             if key in columns}
+    if header is None:
+        fields = _first_line(source).split(sep)
+        try:
+            float(fields[index['rating']])
+            header = False
+        except (ValueError, IndexError):
+            header = True
+    table = _Table(sep, len(columns), header=header, integer_ids=integer_ids, **index)
+    return _load_table(source, table, scale, name, on_bad_lines)
+
+
+def _from_dataframe(frame, columns, scale, name):
+    if len(columns) not in (3, 4):
+        raise ValueError('for a DataFrame, columns names its user, item, rating '
+                         f'(and timestamp) columns; got {columns}')
+    names = dict(zip(('user', 'item', 'rating', 'timestamp'), columns))
+    absent = [col for col in names.values() if col not in frame.columns]
+    if absent:
+        raise ValueError(f'DataFrame has no column(s) {absent}; it has {list(frame.columns)}')
+    if len(frame) == 0:
+        raise ValueError('DataFrame holds no ratings')
+    rating = pd.to_numeric(frame[names['rating']], errors='coerce').to_numpy(np.float64)
+    bad = np.flatnonzero(~np.isfinite(rating))
+    if len(bad):
+        raise ValueError(f'DataFrame row {frame.index[bad[0]]!r}: rating '
+                         f'{frame[names["rating"]].iloc[bad[0]]!r} is not a finite number')
+    for key in ('user', 'item'):
+        nulls = np.flatnonzero(frame[names[key]].isna().to_numpy())
+        if len(nulls):
+            raise ValueError(f'DataFrame row {frame.index[nulls[0]]!r}: missing {key} id')
+    if scale is None:
+        scale = (rating.min(), rating.max()) if rating.min() < rating.max() else \
+            (rating.min() - 1, rating.max() + 1)
+    outside = np.flatnonzero((rating < scale[0]) | (rating > scale[1]))
+    if len(outside):
+        raise ValueError(f'DataFrame row {frame.index[outside[0]]!r}: rating '
+                         f'{rating[outside[0]]:g} lies outside the scale {tuple(scale)}')
+    stamp = frame[names['timestamp']].to_numpy() if 'timestamp' in names else None
+    return Ratings.from_raw(frame[names['user']].to_numpy(), frame[names['item']].to_numpy(),
+                            rating, scale, timestamp=stamp, name=name)

@@ -1,0 +1,174 @@
+"""RatingIter: a shuffling mx.io.DataIter over (user, item, rating) arrays."""
+import numpy as np
+
+from .._compat import mx
+
+__all__ = ['RatingIter']
+
+_MODES = ('pad', 'discard', 'roll_over')
+
+
+class RatingIter(mx.io.DataIter):
+    """Batches of ``(user, item) -> rating`` for Gluon or the Module API.
+
+    The arrays are kept whole; each epoch gathers them once in a new order (one
+    vectorised take, optionally onto ``ctx``) and batches are slices of that.
+
+    Parameters
+    ----------
+    user, item : array-like of int, shape (n,)
+        Inner ids (use ``RatingIter.from_ratings`` to start from a ``Ratings``).
+    rating : array-like of float, shape (n,)
+        Targets, already scaled if the model trains on a scaled range.
+    batch_size : int
+    shuffle : bool
+        Draw a new order at every ``reset()`` from the iterator's own
+        ``numpy.random.RandomState``; the order of epoch ``e`` depends only on
+        ``(seed, e)``, so a resumed run sees the same orders.
+    seed : int
+    last_batch_handle : {'pad', 'discard', 'roll_over'}
+        As in ``mx.io.NDArrayIter``: pad the last batch with examples from the start of
+        the epoch (``DataBatch.pad`` says how many), drop it, or carry its examples
+        into the next epoch.
+    num_users, num_items : int, optional
+        Table sizes; ids outside ``[0, num_users)`` / ``[0, num_items)`` raise, since
+        ``nn.Embedding`` would silently clamp them.
+    num_parts, part_index : int
+        Read only shard ``part_index`` of ``num_parts`` (contiguous, in input order);
+        the shards partition the data.
+    ctx : mx.Context
+        Where batches live.
+    data_names, label_name : names used in ``provide_data`` / ``provide_label``.
+    """
+
+    def __init__(self, user, item, rating, batch_size=1024, shuffle=True, seed=0,
+                 last_batch_handle='pad', num_users=None, num_items=None, num_parts=1,
+                 part_index=0, ctx=None, data_names=('user', 'item'), label_name='rating'):
+        super().__init__(batch_size)
+        user = np.asarray(user)
+        item = np.asarray(item)
+        rating = np.asarray(rating)
+        if not (user.ndim == item.ndim == rating.ndim == 1):
+            raise ValueError('user, item and rating must be 1-D arrays')
+        if not len(user) == len(item) == len(rating):
+            raise ValueError(f'user, item and rating lengths differ: '
+                             f'{len(user)}, {len(item)}, {len(rating)}')
+        if int(batch_size) != batch_size or batch_size < 1:
+            raise ValueError(f'batch_size must be a positive integer, got {batch_size}')
+        if last_batch_handle not in _MODES:
+            raise ValueError(f'last_batch_handle must be one of {_MODES}, '
+                             f'got {last_batch_handle!r}')
+        if num_parts < 1 or not 0 <= part_index < num_parts:
+            raise ValueError(f'need num_parts >= 1 and 0 <= part_index < num_parts, '
+                             f'got {num_parts}, {part_index}')
+        for name, ids, size in (('user', user, num_users), ('item', item, num_items)):
+            if ids.dtype.kind not in 'iu':
+                raise ValueError(f'{name} ids must be integers, got dtype {ids.dtype}')
+            if len(ids) and (ids.min() < 0 or (size is not None and ids.max() >= size)):
+                raise ValueError(f'{name} ids must lie in [0, {size}), '
+                                 f'got [{ids.min()}, {ids.max()}]')
+        if rating.dtype.kind not in 'fiu':
+            raise ValueError(f'ratings must be numeric, got dtype {rating.dtype}')
+        if not np.isfinite(rating).all():
+            raise ValueError('ratings contain NaN or infinite values')
+        shard = np.array_split(np.arange(len(user)), num_parts)[part_index]
+        self._user = np.ascontiguousarray(user[shard], dtype=np.int32)
+        self._item = np.ascontiguousarray(item[shard], dtype=np.int32)
+        self._rating = np.ascontiguousarray(rating[shard], dtype=np.float32)
+        if len(self._user) == 0:
+            raise ValueError('no ratings to iterate over')
+        if last_batch_handle == 'discard' and len(self._user) < batch_size:
+            raise ValueError(f'batch_size {batch_size} exceeds the {len(self._user)} '
+                             "ratings and last_batch_handle='discard' would yield nothing")
+        self.batch_size = int(batch_size)
+        self.shuffle, self.seed = shuffle, seed
+        self.last_batch_handle = last_batch_handle
+        self.ctx = ctx if ctx is not None else mx.cpu()
+        self.data_names, self.label_name = tuple(data_names), label_name
+        self.epoch = 0
+        self._carry = np.empty(0, dtype=np.int64)  # roll_over leftovers
+        self._build_epoch()
+
+    @classmethod
+    def from_ratings(cls, ratings, scaler=None, **kwargs):
+        """Iterate over a ``Ratings``, scaling its ratings with ``scaler`` if given."""
+        values = ratings.rating if scaler is None else scaler.transform(ratings.rating)
+        kwargs.setdefault('num_users', ratings.num_users)
+        kwargs.setdefault('num_items', ratings.num_items)
+        return cls(ratings.user, ratings.item, values, **kwargs)
+
+    def __len__(self):
+        """Batches in the current epoch."""
+        return len(self._starts)
+
+    @property
+    def num_examples(self):
+        return len(self._rating)
+
+    @property
+    def provide_data(self):
+        return [mx.io.DataDesc(name, (self.batch_size,), np.int32)
+                for name in self.data_names]
+
+    @property
+    def provide_label(self):
+        return [mx.io.DataDesc(self.label_name, (self.batch_size,), np.float32)]
+
+    def _order(self, epoch):
+        n = len(self._rating)
+        if not self.shuffle:
+            return np.arange(n)
+        return np.random.RandomState([self.seed, epoch]).permutation(n)
+
+    def _build_epoch(self):
+        order = self._order(self.epoch)
+        if self.last_batch_handle == 'roll_over' and len(self._carry):
+            order = np.concatenate([self._carry, order])
+        n, size = len(order), self.batch_size
+        full = n // size
+        if self.last_batch_handle == 'pad' and n % size:
+            # Pad to a whole batch with examples from the start of the epoch, as
+            # NDArrayIter does; wrap again if the data is shorter than the padding.
+            need = size - n % size
+            order = np.concatenate([order, np.resize(order, need)])
+            self._pad_last = need
+            full += 1
+        else:
+            self._pad_last = 0
+        if self.last_batch_handle == 'roll_over':
+            self._carry = order[full * size:]
+        order = order[:full * size]
+        # One gather per epoch, then every batch is a view into these.
+        self._arrays = [mx.nd.array(self._user[order], ctx=self.ctx, dtype=np.int32),
+                        mx.nd.array(self._item[order], ctx=self.ctx, dtype=np.int32),
+                        mx.nd.array(self._rating[order], ctx=self.ctx, dtype=np.float32)]
+        self._order_used = order
+        self._starts = range(0, full * size, size)
+        self._cursor = 0
+
+    def set_epoch(self, epoch):
+        """Position at the start of epoch ``epoch`` (for resuming)."""
+        self.epoch = int(epoch)
+        self._carry = np.empty(0, dtype=np.int64)
+        self._build_epoch()
+
+    def reset(self):
+        """Start the next epoch, in a new order when shuffling."""
+        self.epoch += 1
+        self._build_epoch()
+
+    def next(self):
+        if self._cursor >= len(self._starts):
+            raise StopIteration
+        start = self._starts[self._cursor]
+        self._cursor += 1
+        stop = start + self.batch_size
+        user, item, rating = (array[start:stop] for array in self._arrays)
+        pad = self._pad_last if self._cursor == len(self._starts) else 0
+        return mx.io.DataBatch(data=[user, item], label=[rating], pad=pad,
+                               provide_data=self.provide_data,
+                               provide_label=self.provide_label)
+
+    def epoch_indices(self):
+        """Positions (into this shard's arrays) of the current epoch, in batch order."""
+        return self._order_used.copy()

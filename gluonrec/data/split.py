@@ -1,0 +1,105 @@
+"""Seeded train/test splits of Ratings: random, per-user hold-out, k-fold."""
+import logging
+
+import numpy as np
+
+__all__ = ['random_split', 'user_holdout_split', 'kfold', 'cold_start_counts']
+
+logger = logging.getLogger(__name__)
+
+
+def cold_start_counts(train, test):
+    """Count test users, items and ratings unknown to ``train``.
+
+    Returns
+    -------
+    dict
+        ``users``, ``items``: distinct test users / items with no training rating;
+        ``ratings``: test ratings that involve either.
+    """
+    known_user = train.user_counts() > 0
+    known_item = train.item_counts() > 0
+    new_user = ~known_user[test.user]
+    new_item = ~known_item[test.item]
+    return {'users': int(len(np.unique(test.user[new_user]))),
+            'items': int(len(np.unique(test.item[new_item]))),
+            'ratings': int((new_user | new_item).sum())}
+
+
+def _report(train, test):
+    counts = cold_start_counts(train, test)
+    if counts['ratings']:
+        logger.warning('%d test ratings involve %d users and %d items unseen in training',
+                       counts['ratings'], counts['users'], counts['items'])
+    return train, test
+
+
+def _check_fraction(name, value):
+    if not 0.0 < value < 1.0:
+        raise ValueError(f'{name} must lie strictly between 0 and 1, got {value}')
+
+
+def random_split(ratings, test_fraction=0.2, seed=0):
+    """Split ratings at random into (train, test).
+
+    Parameters
+    ----------
+    ratings : Ratings
+    test_fraction : float
+        Share of ratings in the test part, in (0, 1).
+    seed : int
+
+    Returns
+    -------
+    (Ratings, Ratings)
+        Both share ``ratings``' id maps; unseen test users or items are logged
+        (see ``cold_start_counts``).
+    """
+    _check_fraction('test_fraction', test_fraction)
+    order = np.random.RandomState(seed).permutation(len(ratings))
+    n_test = int(round(len(ratings) * test_fraction))
+    if n_test == 0 or n_test == len(ratings):
+        raise ValueError(f'test_fraction={test_fraction} leaves an empty part '
+                         f'of {len(ratings)} ratings')
+    test_idx, train_idx = np.sort(order[:n_test]), np.sort(order[n_test:])
+    return _report(ratings.subset(train_idx), ratings.subset(test_idx))
+
+
+def user_holdout_split(ratings, k=1, min_ratings=None, seed=0):
+    """Hold out ``k`` random ratings of each user.
+
+    Users with fewer than ``min_ratings`` ratings (default ``k + 1``) stay whole in
+    train. With timestamps this is still a random hold-out, not a temporal one.
+
+    Returns
+    -------
+    (Ratings, Ratings)
+    """
+    if k < 1:
+        raise ValueError(f'k must be >= 1, got {k}')
+    min_ratings = k + 1 if min_ratings is None else min_ratings
+    if min_ratings <= k:
+        raise ValueError(f'min_ratings ({min_ratings}) must exceed k ({k})')
+    rng = np.random.RandomState(seed)
+    # Random key within user, then rank by (user, key): the first k of each user are test.
+    order = np.lexsort((rng.random_sample(len(ratings)), ratings.user))
+    users = ratings.user[order]
+    starts = np.searchsorted(users, users, side='left')
+    rank = np.arange(len(users)) - starts
+    counts = ratings.user_counts()[users]
+    test_mask = np.zeros(len(ratings), dtype=bool)
+    test_mask[order[(rank < k) & (counts >= min_ratings)]] = True
+    if not test_mask.any():
+        raise ValueError(f'no user has {min_ratings} ratings to hold {k} out')
+    return _report(ratings.subset(~test_mask), ratings.subset(test_mask))
+
+
+def kfold(ratings, n_splits=5, seed=0):
+    """Yield ``n_splits`` (train, test) pairs whose test parts partition the ratings."""
+    if n_splits < 2 or n_splits > len(ratings):
+        raise ValueError(f'n_splits must lie in [2, {len(ratings)}], got {n_splits}')
+    order = np.random.RandomState(seed).permutation(len(ratings))
+    for fold in np.array_split(order, n_splits):
+        mask = np.zeros(len(ratings), dtype=bool)
+        mask[fold] = True
+        yield _report(ratings.subset(~mask), ratings.subset(mask))

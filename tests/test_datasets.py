@@ -1,0 +1,161 @@
+import gzip
+import os
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from gluonrec.data import (Ratings, detect_movielens, load_jester, load_jester_jokes,
+                           load_movielens, load_triples)
+
+
+def test_jester_dat_csv_and_gzip_agree(jester_files, tmp_path):
+    dat = load_jester(jester_files['dat'])
+    csv = load_jester(jester_files['csv'])
+    gz = tmp_path / 'r.dat.gz'
+    gz.write_bytes(gzip.compress(jester_files['dat'].read_bytes()))
+    zipped = load_jester(gz)
+    for other in (csv, zipped):
+        np.testing.assert_array_equal(dat.user, other.user)
+        np.testing.assert_array_equal(dat.item, other.item)
+        np.testing.assert_array_equal(dat.rating, other.rating)
+    assert (len(dat), dat.num_users, dat.num_items) == (7, 3, 4)
+    assert dat.scale == (-10.0, 10.0)
+    assert dat.user.dtype == np.int32 and dat.rating.dtype == np.float32
+    assert dat.item_map.to_raw(dat.item).tolist() == [5, 7, 8, 5, 7, 150, 5]
+    assert dat.rating[5] == pytest.approx(9.999)
+
+
+def test_raw_and_inner_ids_stay_apart(jester_files):
+    r = load_jester(jester_files['dat'])
+    assert r.item_map.to_inner(150) == 3
+    assert r.item_map.to_inner('150') == 3  # a command-line string finds an int id
+    with pytest.raises(KeyError, match='unknown item 6'):
+        r.item_map.to_inner(6, 'item')
+    assert r.to_dataframe()['item'].tolist()[:3] == [5, 7, 8]
+
+
+def test_jokes_multi_paragraph_and_html_stripped(jester_files):
+    jokes = load_jester_jokes(jester_files['jokes'])
+    assert sorted(jokes) == [1, 5, 7, 8, 150]
+    assert jokes[1].count('\n\n') == 1 and jokes[1].startswith('A man visits')
+    assert jokes[5] == ("Q. What's O. J. Simpson's web address? "
+                        'A. Slash, slash, backslash & escape.')
+    assert '<' not in jokes[5] and '&amp;' not in jokes[5]
+    assert jokes[150] == 'The last joke.'
+
+
+@pytest.mark.parametrize('content, message', [
+    ('1\t\t5\t\t0.2\n1\t\t7\n', 'line 2: expected 3 fields, found 2'),
+    ('1\t\t5\t\t0.2\n1\t\t7\t\t0.1\t\t4\n', 'line 2: expected 3 fields'),
+    ('1\t\t5\t\t0.2\n\n2\t\t5\t\tfunny\n', "line 3: rating 'funny' is not a number"),
+    ('1\t\t5\t\tnan\n', 'line 1: rating is NaN'),
+    ('1\t\t5\t\t0.2\n2\t\t5\t\t10.5\n', 'line 2: rating 10.5 lies outside the scale'),
+    ('x\t\t5\t\t0.2\n', "line 1: user id 'x' is not an integer"),
+])
+def test_bad_lines_named_with_file_and_line(tmp_path, content, message):
+    path = tmp_path / 'bad.dat'
+    path.write_text(content)
+    with pytest.raises(ValueError, match=message) as info:
+        load_jester(path)
+    assert str(path) in str(info.value)
+
+
+def test_empty_file(tmp_path):
+    path = tmp_path / 'empty.dat'
+    path.write_text('\n')
+    with pytest.raises(ValueError, match='empty'):
+        load_jester(path)
+
+
+def test_skip_bad_lines_on_request(tmp_path, caplog):
+    path = tmp_path / 'some_bad.dat'
+    path.write_text('1\t\t5\t\t0.2\n2\t\t5\t\tfunny\n3\t\t7\t\t1\n4\t\t7\t\t11\n')
+    with caplog.at_level('WARNING'):
+        r = load_jester(path, on_bad_lines='skip')
+    assert len(r) == 2 and r.user_map.to_list() == [1, 3]
+    assert 'skipped 2 bad lines' in caplog.text
+
+
+def _write_ml100k(folder):
+    folder.mkdir()
+    (folder / 'u.data').write_text('196\t242\t3\t881250949\n186\t302\t3\t891717742\n'
+                                   '22\t242\t1\t878887116\n')
+    (folder / 'u.item').write_bytes(
+        '242|Kolya (1996)|24-Jan-1997||http://us.imdb.com/M/title-exact?Kolya|0|0\n'
+        '302|\xc1 k\xf6ldum klaka (Cold Fever) (1994)|01-Jan-1994||x|0|0\n'
+        .encode('latin-1'))
+    return folder
+
+
+def test_movielens_100k(tmp_path):
+    folder = _write_ml100k(tmp_path / 'ml-100k')
+    assert detect_movielens(folder) == 'ml-100k'
+    r = load_movielens(folder)
+    assert (len(r), r.num_users, r.num_items, r.scale) == (3, 3, 2, (1.0, 5.0))
+    assert r.item_names[302] == 'Á köldum klaka (Cold Fever) (1994)'
+    assert r.timestamp.tolist() == [881250949, 891717742, 878887116]
+    assert len(load_movielens(folder / 'u.data')) == 3
+
+
+def test_movielens_1m_and_latest(tmp_path):
+    one = tmp_path / 'ml-1m'
+    one.mkdir()
+    (one / 'ratings.dat').write_text('1::1193::5::978300760\n1::661::3::978302109\n')
+    (one / 'movies.dat').write_bytes('1193::One Flew Over the Cuckoo\'s Nest (1975)::Drama\n'
+                                     '661::Caf\xe9 (1996)::Comedy\n'.encode('latin-1'))
+    r = load_movielens(one)
+    assert r.name == 'ml-1m' and r.item_names[661] == 'Café (1996)'
+    latest = tmp_path / 'ml-latest-small'
+    latest.mkdir()
+    (latest / 'ratings.csv').write_text('userId,movieId,rating,timestamp\n1,1,4.0,964982703\n'
+                                        '1,3,4.5,964981247\n2,1,0.5,964982224\n')
+    (latest / 'movies.csv').write_text('movieId,title,genres\n1,Toy Story (1995),Comedy\n'
+                                       '3,"Grumpier Old Men, The (1995)",Comedy|Romance\n')
+    r = load_movielens(latest)
+    assert r.name == 'ml-latest' and r.scale == (0.5, 5.0)
+    assert r.item_names[3] == 'Grumpier Old Men, The (1995)'
+    with pytest.raises(ValueError, match='not a MovieLens folder'):
+        load_movielens(tmp_path)
+
+
+def test_triples_file_and_dataframe(tmp_path):
+    path = tmp_path / 'x.txt'
+    path.write_text('alice;b1;2\nbob;b2;4\nalice;b2;5\n')
+    r = load_triples(path, sep=';', scale=(1, 5))
+    assert r.user_map.to_list() == ['alice', 'bob'] and len(r) == 3
+    frame = pd.DataFrame({'u': [10, 11], 'i': ['a', 'b'], 'r': [1.0, 2.0]})
+    r = load_triples(frame, columns=('u', 'i', 'r'))
+    assert r.item_map.to_list() == ['a', 'b'] and r.scale == (1.0, 2.0)
+    frame.loc[1, 'r'] = np.nan
+    with pytest.raises(ValueError, match='row 1'):
+        load_triples(frame, columns=('u', 'i', 'r'))
+    with pytest.raises(ValueError, match='line 2'):
+        path.write_text('a::b::1\na::c\n')
+        load_triples(path, sep='::')
+
+
+def test_ratings_rejects_out_of_range_inner_ids():
+    with pytest.raises(ValueError, match='inner user ids'):
+        Ratings([0, 2], [0, 0], [1, 2], [10, 11], [5], (1, 5))
+
+
+def test_real_jester_sample(shared_data):
+    tic = time.time()
+    r = load_jester(os.path.join(shared_data, 'jester', 'ratings.dat.gz'))
+    elapsed = time.time() - tic
+    assert (len(r), r.num_users, r.num_items) == (363209, 5000, 100)
+    assert r.rating.min() == pytest.approx(-9.95) and r.rating.max() == pytest.approx(9.9)
+    assert elapsed < 5  # generous: catches a per-line Python loop, not a benchmark
+    jokes = load_jester_jokes(os.path.join(shared_data, 'jester', 'jester_items.dat'))
+    assert len(jokes) == 150 and jokes[10].startswith('Two cannibals are eating a clown')
+    ds2 = load_jester(os.path.join(shared_data, 'jester', 'ds2-sample', 'jester_ratings.csv'))
+    assert (len(ds2), ds2.num_users, ds2.num_items) == (38217, 906, 140)
+
+
+def test_real_movielens_100k(shared_data):
+    r = load_movielens(os.path.join(shared_data, 'ml-100k'))
+    assert (len(r), r.num_users, r.num_items) == (100000, 943, 1682)
+    assert np.bincount(r.rating.astype(int))[1:].tolist() == [6110, 11370, 27145, 34174, 21201]
+    assert r.item_names[1] == 'Toy Story (1995)'
