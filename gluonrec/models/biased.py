@@ -1,0 +1,53 @@
+"""Biased matrix factorisation: global offset, user and item biases, dot product."""
+import numpy as np
+
+from .._compat import mx
+from mxnet import gluon, init
+
+from .mf import MatrixFactorization
+
+__all__ = ['BiasedMF']
+
+
+class BiasedMF(MatrixFactorization):
+    r"""Biased MF, :math:`\hat r_{ui} = \mu + b_u + b_i + p_u^\top q_i`.
+
+    Koren, Bell and Volinsky, "Matrix Factorization Techniques for Recommender
+    Systems", IEEE Computer 42(8), 2009 (eq. 4).
+
+    Parameters are those of ``MatrixFactorization``; the biases start at zero and
+    share its ``sparse_grad`` setting.
+    """
+
+    def __init__(self, num_users, num_items, num_factors=16, sparse_grad=False,
+                 initializer='normal', init_scale=0.1, **kwargs):
+        super().__init__(num_users, num_items, num_factors, sparse_grad=sparse_grad,
+                         initializer=initializer, init_scale=init_scale, **kwargs)
+        with self.name_scope():
+            self.user_bias = gluon.nn.Embedding(num_users, 1, sparse_grad=sparse_grad,
+                                                weight_initializer=init.Zero())
+            self.item_bias = gluon.nn.Embedding(num_items, 1, sparse_grad=sparse_grad,
+                                                weight_initializer=init.Zero())
+            self.global_bias = self.params.get('global_bias', shape=(1,), init=init.Zero())
+
+    def hybrid_forward(self, F, user, item, global_bias):
+        dot = super().hybrid_forward(F, user, item)
+        biases = F.reshape(self.user_bias(user), (-1,)) + F.reshape(self.item_bias(item), (-1,))
+        return F.broadcast_add(dot + biases, global_bias)
+
+    def embedding_tables(self):
+        return super().embedding_tables() + [(self.user_bias, 'user'), (self.item_bias, 'item')]
+
+    def biases(self):
+        """(global, user biases (num_users,), item biases (num_items,)) as numpy."""
+        ctx = self._first_ctx()
+        return (float(self.global_bias.data(ctx).asnumpy()[0]),
+                self.user_bias.weight.data(ctx).asnumpy()[:, 0],
+                self.item_bias.weight.data(ctx).asnumpy()[:, 0])
+
+    def score_matrix(self, users, items=None):
+        users = np.asarray(users)
+        mu, bu, bi = self.biases()
+        if items is not None:
+            bi = bi[np.asarray(items)]
+        return super().score_matrix(users, items) + bu[users][:, None] + bi[None, :] + mu

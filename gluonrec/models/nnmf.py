@@ -1,0 +1,49 @@
+"""Non-negative matrix factorisation by projected gradient steps."""
+from .._compat import mx
+from .biased import BiasedMF
+
+__all__ = ['NonNegativeMF']
+
+
+class NonNegativeMF(BiasedMF):
+    r"""Non-negative MF: :math:`\hat r_{ui} = p_u^\top q_i` with :math:`p_u, q_i \ge 0`.
+
+    The factors are clipped to >= 0 after every optimiser update (``constrain``, called
+    by the trainer), a projected gradient step; Lee and Seung, "Algorithms for
+    Non-negative Matrix Factorization", NIPS 2000, and Luo et al., "An Efficient
+    Non-Negative Matrix-Factorization-Based Approach to Collaborative Filtering for
+    Recommender Systems", IEEE TII 10(2), 2014.
+
+    Without biases its predictions are never negative, so it is trained on ratings
+    scaled to (0, 1) (``feature_range``). With ``use_bias=True`` it adds the biases of
+    ``BiasedMF``, which are not constrained.
+
+    Parameters
+    ----------
+    use_bias : bool
+        Add global, user and item biases.
+    Others as in ``MatrixFactorization``; factors start uniform in [0, init_scale].
+    """
+
+    feature_range = (0.0, 1.0)
+
+    def __init__(self, num_users, num_items, num_factors=16, use_bias=False,
+                 sparse_grad=False, initializer='uniform', init_scale=0.3, **kwargs):
+        super().__init__(num_users, num_items, num_factors, sparse_grad=sparse_grad,
+                         initializer=initializer, init_scale=init_scale, **kwargs)
+        self.use_bias = bool(use_bias)
+        if not self.use_bias:
+            # Biases pinned at zero: one forward for both variants, and nothing trains them.
+            for param in (self.user_bias.weight, self.item_bias.weight, self.global_bias):
+                param.grad_req = 'null'
+        self.config['use_bias'] = self.use_bias
+
+    def constrain(self):
+        """Clip the factor tables to >= 0 in place (the projection step)."""
+        for block in (self.user_embedding, self.item_embedding):
+            for weight in block.weight.list_data():
+                mx.nd.relu(weight, out=weight)
+
+    def embedding_tables(self):
+        tables = super().embedding_tables()
+        return tables if self.use_bias else tables[:2]
