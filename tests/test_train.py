@@ -1,0 +1,230 @@
+import json
+import os
+
+import numpy as np
+import pytest
+
+from gluonrec._compat import mx
+from gluonrec.data import MinMaxScaler, RatingIter, make_synthetic, random_split
+from gluonrec.models import get_model
+from gluonrec.train import (CHECKPOINT_FILE, EarlyStopping, History, evaluate, fit,
+                            plot_history, resolve_ctx)
+
+
+@pytest.fixture(scope='module')
+def planted():
+    """A rank-2 matrix, densely observed, with little noise."""
+    r = make_synthetic(num_users=120, num_items=40, num_ratings=3600, rank=2, noise=0.02,
+                       seed=1)
+    return random_split(r, 0.2, seed=0)
+
+
+def _setup(split, name='mf', batch_size=128, seed=0, **kwargs):
+    train, val = split
+    net = get_model(name, num_users=train.num_users, num_items=train.num_items,
+                    num_factors=kwargs.pop('num_factors', 4), **kwargs)
+    scaler = MinMaxScaler.from_scale(train.scale, net.feature_range)
+    it = RatingIter.from_ratings(train, scaler, batch_size=batch_size, seed=seed)
+    return net, scaler, it, val
+
+
+def _params(net):
+    return {k: v.data().asnumpy().copy() for k, v in net._collect_params_with_prefix().items()}
+
+
+@pytest.mark.parametrize('name', ['mf', 'biased_mf'])
+def test_recovers_planted_low_rank_matrix(planted, name):
+    net, scaler, it, val = _setup(planted, name)
+    net.initialize(mx.init.Normal(0.1))
+    initial = evaluate(net, val, scaler)['rmse']
+    history = fit(net, it, val, epochs=40, optimizer='adam', learning_rate=0.02,
+                  scaler=scaler, ctx='cpu', seed=0, log_interval=None)
+    assert history[-1]['val_rmse'] < 0.25 * initial
+    assert len(history) == 40 and history[-1]['train_loss'] < history[0]['train_loss']
+
+
+def test_nnmf_has_no_negative_factor_after_training(planted):
+    net, scaler, it, val = _setup(planted, 'nnmf', sparse_grad=True)
+    assert scaler.feature_range == (0.0, 1.0)
+    history = fit(net, it, val, epochs=5, optimizer='adam', learning_rate=0.05,
+                  scaler=scaler, ctx='cpu', seed=0, log_interval=None)
+    assert net.user_factors().min() >= 0 and net.item_factors().min() >= 0
+    assert history[-1]['val_rmse'] < history[0]['val_rmse']
+
+
+def test_same_seed_same_parameters(planted):
+    runs = []
+    for _ in range(2):
+        net, scaler, it, val = _setup(planted, 'mlp', dropout=0.1)
+        fit(net, it, val, epochs=2, scaler=scaler, ctx='cpu', seed=5, log_interval=None)
+        runs.append(_params(net))
+    for key in runs[0]:
+        np.testing.assert_array_equal(runs[0][key], runs[1][key])
+
+
+def test_resume_equals_uninterrupted_run(planted, tmp_path):
+    net, scaler, it, val = _setup(planted, 'biased_mf', sparse_grad=True)
+    full = fit(net, it, val, epochs=4, optimizer='adagrad', learning_rate=0.1, reg=0.01,
+               scaler=scaler, ctx='cpu', seed=3, log_interval=None)
+    expected = _params(net)
+
+    net, scaler, it, val = _setup(planted, 'biased_mf', sparse_grad=True)
+    fit(net, it, val, epochs=2, optimizer='adagrad', learning_rate=0.1, reg=0.01,
+        scaler=scaler, ctx='cpu', seed=3, log_interval=None, checkpoint_dir=str(tmp_path))
+    net, scaler, it, val = _setup(planted, 'biased_mf', sparse_grad=True)  # a new process
+    resumed = fit(net, it, val, epochs=4, optimizer='adagrad', learning_rate=0.1, reg=0.01,
+                  scaler=scaler, ctx='cpu', seed=3, log_interval=None,
+                  checkpoint_dir=str(tmp_path), resume=True)
+    assert [r['epoch'] for r in resumed] == [1, 2, 3, 4]
+    assert resumed[-1]['val_rmse'] == pytest.approx(full[-1]['val_rmse'], rel=1e-6)
+    for key, value in _params(net).items():
+        np.testing.assert_allclose(value, expected[key], rtol=1e-5, atol=1e-7)
+
+
+class _InterruptAt:
+    def __init__(self, epoch, batch):
+        self.at = (epoch, batch)
+
+    def on_batch_end(self, epoch, batch):
+        if (epoch, batch) == self.at:
+            raise KeyboardInterrupt
+
+    def __call__(self, record):
+        return False
+
+
+def test_ctrl_c_checkpoints_mid_epoch_and_resume_matches(planted, tmp_path):
+    net, scaler, it, val = _setup(planted, 'mf')
+    fit(net, it, val, epochs=3, optimizer='adam', scaler=scaler, ctx='cpu', seed=2,
+        log_interval=None)
+    expected = _params(net)
+
+    net, scaler, it, val = _setup(planted, 'mf')
+    history = fit(net, it, val, epochs=3, optimizer='adam', scaler=scaler, ctx='cpu', seed=2,
+                  log_interval=None, checkpoint_dir=str(tmp_path),
+                  callbacks=[_InterruptAt(1, 4)])
+    assert len(history) == 1  # epoch 2 was cut short after its 5th batch
+    state = json.loads((tmp_path / CHECKPOINT_FILE).read_text())
+    assert (state['epoch'], state['batch']) == (1, 5)
+    net, scaler, it, val = _setup(planted, 'mf')
+    fit(net, it, val, epochs=3, optimizer='adam', scaler=scaler, ctx='cpu', seed=2,
+        log_interval=None, checkpoint_dir=str(tmp_path), resume=True)
+    for key, value in _params(net).items():
+        np.testing.assert_allclose(value, expected[key], rtol=1e-5, atol=1e-7)
+
+
+def test_nan_loss_raises_and_keeps_last_good_checkpoint(planted, tmp_path):
+    net, scaler, it, val = _setup(planted, 'mf')
+    fit(net, it, val, epochs=1, optimizer='sgd', learning_rate=0.01, scaler=scaler,
+        ctx='cpu', seed=0, log_interval=None, checkpoint_dir=str(tmp_path))
+    before = (tmp_path / CHECKPOINT_FILE).read_text()
+    with pytest.raises(FloatingPointError, match='lower the learning rate'):
+        fit(net, it, val, epochs=3, optimizer='sgd', learning_rate=1e6, scaler=scaler,
+            ctx='cpu', seed=0, log_interval=1, checkpoint_dir=str(tmp_path), resume=True)
+    assert (tmp_path / CHECKPOINT_FILE).read_text() == before
+    net2, scaler, it, val = _setup(planted, 'mf')
+    history = fit(net2, it, val, epochs=1, scaler=scaler, ctx='cpu',
+                  checkpoint_dir=str(tmp_path), resume=True, log_interval=None)
+    assert len(history) == 1 and np.isfinite(net2.item_factors()).all()
+
+
+def test_corrupt_checkpoint_is_a_clear_error(planted, tmp_path):
+    net, scaler, it, val = _setup(planted, 'mf')
+    fit(net, it, val, epochs=1, scaler=scaler, ctx='cpu', log_interval=None,
+        checkpoint_dir=str(tmp_path))
+    state = json.loads((tmp_path / CHECKPOINT_FILE).read_text())
+    params = tmp_path / state['params']
+    params.write_bytes(params.read_bytes()[:100])
+    with pytest.raises(ValueError, match='cannot load parameters'):
+        fit(net, it, val, epochs=2, scaler=scaler, ctx='cpu', checkpoint_dir=str(tmp_path),
+            resume=True)
+    (tmp_path / CHECKPOINT_FILE).write_text('{not json')
+    with pytest.raises(ValueError, match='corrupt checkpoint'):
+        fit(net, it, val, epochs=2, scaler=scaler, ctx='cpu', checkpoint_dir=str(tmp_path),
+            resume=True)
+
+
+def test_early_stopping_restores_best(planted, tmp_path):
+    net, scaler, it, val = _setup(planted, 'mf', num_factors=16)
+    history = fit(net, it, val, epochs=60, optimizer='adam', learning_rate=0.05,
+                  scaler=scaler, ctx='cpu', seed=0, log_interval=None, patience=2,
+                  checkpoint_dir=str(tmp_path))
+    best = history.best()
+    assert len(history) < 60 and best['epoch'] <= len(history) - 2
+    assert evaluate(net, val, scaler)['rmse'] == pytest.approx(best['val_rmse'], rel=1e-5)
+    stopper = EarlyStopping(patience=2)
+    assert [stopper({'val_rmse': v}) for v in (3, 2, 2.5, 2.4)] == [False, False, False, True]
+
+
+def test_history_files_and_plot(tmp_path):
+    h = History([{'epoch': 1, 'train_loss': 0.5, 'val_rmse': 2.0},
+                 {'epoch': 2, 'train_loss': 0.4, 'val_rmse': 1.5}])
+    h.to_csv(tmp_path / 'h.csv')
+    h.to_json(tmp_path / 'h.json')
+    assert (tmp_path / 'h.csv').read_text().splitlines()[0] == 'epoch,train_loss,val_rmse'
+    assert json.loads((tmp_path / 'h.json').read_text())[1]['val_rmse'] == 1.5
+    pytest.importorskip('matplotlib')
+    plot_history(h, tmp_path / 'h.png')
+    assert (tmp_path / 'h.png').read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
+
+
+def test_ctx_selection(monkeypatch):
+    assert resolve_ctx('cpu') == [mx.cpu()]
+    monkeypatch.setattr(mx.context, 'num_gpus', lambda: 0)
+    assert resolve_ctx('auto') == [mx.cpu()]
+    with pytest.raises(ValueError, match='GPU 0 requested but this machine has 0'):
+        resolve_ctx('gpu')
+    monkeypatch.setattr(mx.context, 'num_gpus', lambda: 2)
+    assert resolve_ctx('auto') == [mx.gpu(0)]
+    assert resolve_ctx('gpu:0,1') == [mx.gpu(0), mx.gpu(1)]
+    assert resolve_ctx([mx.gpu(1)]) == [mx.gpu(1)]
+    with pytest.raises(ValueError, match='GPU 2 requested'):
+        resolve_ctx('gpu:1,2')
+    for bad in ('tpu', 'gpu:a', 'gpu:1,1'):
+        with pytest.raises(ValueError, match='bad ctx'):
+            resolve_ctx(bad)
+
+
+def test_fit_on_missing_gpu_fails_before_training(planted, monkeypatch):
+    monkeypatch.setattr(mx.context, 'num_gpus', lambda: 0)
+    net, scaler, it, val = _setup(planted)
+    with pytest.raises(ValueError, match='GPU 0 requested'):
+        fit(net, it, val, ctx='gpu', scaler=scaler)
+
+
+def test_multi_device_path_splits_batches(planted):
+    """Two CPU contexts exercise the same split-and-aggregate path as several GPUs."""
+    net, scaler, it, val = _setup(planted, 'biased_mf')
+    history = fit(net, it, val, epochs=3, ctx=[mx.cpu(0), mx.cpu(1)], scaler=scaler,
+                  optimizer='adam', learning_rate=0.02, seed=0, log_interval=None)
+    assert history[-1]['val_rmse'] < history[0]['val_rmse']
+
+
+@pytest.mark.parametrize('kwargs, message', [
+    (dict(epochs=0), 'epochs'), (dict(learning_rate=0), 'learning_rate'),
+    (dict(loss='huber'), 'loss'), (dict(resume=True), 'checkpoint_dir'),
+])
+def test_bad_arguments(planted, kwargs, message):
+    net, scaler, it, val = _setup(planted)
+    with pytest.raises(ValueError, match=message):
+        fit(net, it, val, scaler=scaler, ctx='cpu', **kwargs)
+
+
+def test_sparse_adagrad_with_wd_points_to_reg(planted):
+    net, scaler, it, val = _setup(planted, sparse_grad=True)
+    with pytest.raises(ValueError, match='use reg='):
+        fit(net, it, val, optimizer='adagrad', wd=0.01, ctx='cpu')
+
+
+def test_real_movielens_biased_mf_beats_constant(shared_data):
+    from gluonrec.data import load_movielens
+    r = load_movielens(os.path.join(shared_data, 'ml-100k'))
+    train, test = random_split(r, 0.2, seed=0)
+    net = get_model('biased_mf', num_users=r.num_users, num_items=r.num_items,
+                    num_factors=16, sparse_grad=True)
+    scaler = MinMaxScaler.from_scale(r.scale)
+    it = RatingIter.from_ratings(train, scaler, batch_size=1024, seed=0)
+    history = fit(net, it, test, epochs=10, optimizer='adagrad', learning_rate=0.1,
+                  reg=0.05, scaler=scaler, ctx='cpu', seed=0, log_interval=None)
+    constant = float(np.sqrt(np.mean((test.rating - train.rating.mean()) ** 2)))
+    assert history.best()['val_rmse'] < constant - 0.1
