@@ -1,0 +1,111 @@
+import json
+import os
+
+import numpy as np
+import pytest
+
+from gluonrec._compat import mx
+from gluonrec.data import MinMaxScaler, RatingIter, make_synthetic, random_split
+from gluonrec.models import get_model, model_names
+from gluonrec.persist import Recommender, load_model, save_model
+from gluonrec.train import fit
+
+
+def _trained(name='biased_mf', epochs=2):
+    r = make_synthetic(60, 25, 900, seed=2)
+    r.item_names = {i: f'item {i}' for i in range(1, 26)}
+    train, test = random_split(r, 0.2, seed=0)
+    net = get_model(name, num_users=r.num_users, num_items=r.num_items, num_factors=4)
+    scaler = MinMaxScaler.from_scale(r.scale, net.feature_range)
+    history = fit(net, RatingIter.from_ratings(train, scaler, batch_size=64), test,
+                  epochs=epochs, scaler=scaler, ctx='cpu', seed=0, log_interval=None)
+    return net, train, test, scaler, history
+
+
+@pytest.mark.parametrize('name', model_names())
+def test_round_trip_identical_predictions(name, tmp_path):
+    net, train, test, scaler, history = _trained(name)
+    folder = save_model(tmp_path / 'm', net, train, scaler, history=history, test=test)
+    rec = load_model(folder)
+    direct = Recommender.from_training(net, train, scaler)
+    users = train.user_map.to_raw(test.user)
+    items = train.item_map.to_raw(test.item)
+    np.testing.assert_allclose(rec.predict(users, items), direct.predict(users, items),
+                               rtol=1e-6)
+    assert rec.model_name == name and rec.item_name(3) == 'item 3'
+    assert len(rec.history) == 2 and rec.test['user'].shape == test.user.shape
+    np.testing.assert_array_equal(rec.item_factors(), net.item_factors())
+    config = json.loads((tmp_path / 'm' / 'config.json').read_text())
+    assert config['mxnet_version'] == mx.__version__ and config['model'] == name
+
+
+def test_predictions_on_original_scale_and_clipped(tmp_path):
+    net, train, test, scaler, _ = _trained()
+    rec = Recommender.from_training(net, train, scaler)
+    pred = rec.predict(train.user_map.to_raw(train.user), train.item_map.to_raw(train.item))
+    assert pred.min() >= -10 and pred.max() <= 10
+    rmse = np.sqrt(np.mean((pred - train.rating) ** 2))
+    assert rmse < np.std(train.rating) * 1.05  # on the -10..10 scale, not the scaled one
+    assert isinstance(rec.predict(1, 1), float)
+
+
+def test_unknown_ids_raise_or_fall_back(tmp_path):
+    net, train, test, scaler, _ = _trained()
+    rec = Recommender.from_training(net, train, scaler)
+    with pytest.raises(KeyError, match='unknown user 999'):
+        rec.predict(999, 1)
+    mu, bu, bi = net.biases()
+    value = rec.predict(999, 1, unknown='mean')
+    assert value == pytest.approx(scaler.inverse_transform(mu + bi[0]))
+    assert rec.predict([999, 1], [1000, 1], unknown='mean').shape == (2,)
+
+
+def test_broken_folders_name_the_file(tmp_path):
+    net, train, test, scaler, _ = _trained()
+    folder = save_model(tmp_path / 'm', net, train, scaler)
+    params = os.path.join(folder, 'model.params')
+    data = open(params, 'rb').read()
+    with open(params, 'wb') as out:
+        out.write(data[:len(data) // 2])
+    with pytest.raises(ValueError, match='model.params: cannot load'):
+        load_model(folder)
+    save_model(folder, net, train, scaler)
+    other = get_model('biased_mf', num_users=train.num_users, num_items=train.num_items,
+                      num_factors=6)
+    other.initialize()
+    other.save_parameters(params)
+    with pytest.raises(ValueError, match='model.params: cannot load'):
+        load_model(folder)
+    save_model(folder, net, train, scaler)
+    os.remove(os.path.join(folder, 'ids.json'))
+    with pytest.raises(ValueError, match='ids.json: missing'):
+        load_model(folder)
+    with pytest.raises(ValueError, match='no such model folder'):
+        load_model(tmp_path / 'nope')
+
+
+def test_save_replaces_folder_atomically(tmp_path):
+    net, train, test, scaler, _ = _trained()
+    folder = tmp_path / 'm'
+    save_model(folder, net, train, scaler)
+    (folder / 'stale.txt').write_text('x')
+    save_model(folder, net, train, scaler)
+    assert not (folder / 'stale.txt').exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['m']
+
+
+def test_no_pickle_in_saved_files(tmp_path):
+    net, train, test, scaler, _ = _trained()
+    folder = save_model(tmp_path / 'm', net, train, scaler, test=test)
+    for name in ('train.npz', 'test.npz'):
+        with np.load(os.path.join(folder, name), allow_pickle=False) as data:
+            assert data['user'].dtype == np.int32
+
+
+def test_export_for_serving(tmp_path):
+    net, train, test, scaler, _ = _trained()
+    rec = Recommender.from_training(net, train, scaler)
+    symbol, params = rec.export(str(tmp_path / 'served'))
+    block = mx.gluon.SymbolBlock.imports(symbol, ['data0', 'data1'], params)
+    u, i = mx.nd.array([0, 1], dtype='int32'), mx.nd.array([2, 3], dtype='int32')
+    np.testing.assert_allclose(block(u, i).asnumpy(), net(u, i).asnumpy(), rtol=1e-6)
