@@ -1,0 +1,208 @@
+"""The logic behind scripts/: shared flags, error handling, train-and-save."""
+import argparse
+import json
+import logging
+import os
+import sys
+import time
+
+import numpy as np
+
+from .data import MinMaxScaler, RatingIter, random_split
+from .data.download import data_home
+from .metrics import mae, rmse
+from .models import get_model, model_names
+from .persist import save_model
+from .presets import preset
+from .train import fit, resolve_ctx
+
+__all__ = ['ScriptError', 'run_main', 'add_training_args', 'train_and_save',
+           'configure_logging']
+
+logger = logging.getLogger(__name__)
+
+
+class ScriptError(Exception):
+    """Bad input to a script: printed as one line, exit status 2."""
+
+
+def run_main(body, argv, prog):
+    """Run ``body(argv)``; turn bad-input errors into one line on stderr and exit 2."""
+    try:
+        return body(argv) or 0
+    except (ScriptError, ValueError, KeyError, FileNotFoundError, IsADirectoryError,
+            FloatingPointError) as exc:
+        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+        print(f'{prog}: error: {message}', file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f'{prog}: error: {exc}', file=sys.stderr)
+        return 2
+
+
+def configure_logging(verbose=False):
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
+                        format='%(message)s', stream=sys.stdout)
+
+
+def _positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f'{text!r} is not an integer') from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f'must be >= 1, got {value}')
+    return value
+
+
+def _positive_float(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f'{text!r} is not a number') from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f'must be > 0, got {value}')
+    return value
+
+
+def _non_negative_float(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f'{text!r} is not a number') from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f'must be >= 0, got {value}')
+    return value
+
+
+def _fraction(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f'{text!r} is not a number') from None
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f'must lie strictly between 0 and 1, got {value}')
+    return value
+
+
+def _ctx_spec(text):
+    try:
+        resolve_ctx(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
+def add_training_args(parser, family, out):
+    """Flags shared by the training scripts, defaulting to the ``family`` preset."""
+    p = preset(family)
+    g = parser.add_argument_group('model and training')
+    g.add_argument('--model', choices=model_names(), default=p['model'],
+                   help='model from the registry (default: %(default)s)')
+    g.add_argument('--num-factors', type=_positive_int, default=p['num_factors'],
+                   help='embedding width k (default: %(default)s)')
+    g.add_argument('--epochs', type=_positive_int, default=p['epochs'],
+                   help='maximum epochs (default: %(default)s)')
+    g.add_argument('--batch-size', type=_positive_int, default=p['batch_size'],
+                   help='ratings per batch (default: %(default)s)')
+    g.add_argument('--optimizer', default=p['optimizer'],
+                   help='any MXNet optimizer: adagrad, adam, sgd, ... (default: %(default)s)')
+    g.add_argument('--lr', type=_positive_float, default=p['lr'],
+                   help='learning rate (default: %(default)s)')
+    g.add_argument('--wd', type=_non_negative_float, default=p['wd'],
+                   help='optimizer weight decay on all parameters (default: %(default)s)')
+    g.add_argument('--reg', type=_non_negative_float, default=p['reg'],
+                   help='L2 penalty on the embedding rows and biases of each rating '
+                        '(default: %(default)s)')
+    g.add_argument('--dense-grad', action='store_true',
+                   help='dense embedding gradients instead of row_sparse ones')
+    g.add_argument('--ctx', type=_ctx_spec, default='auto',
+                   help="auto, cpu, gpu or gpu:0,1 (default: %(default)s: the GPU if "
+                        'MXNet sees one)')
+    g.add_argument('--kvstore', default='device',
+                   help='MXNet kvstore for gradient aggregation (default: %(default)s)')
+    g.add_argument('--val-fraction', type=_fraction, default=0.2,
+                   help='share of ratings held out for validation (default: %(default)s)')
+    g.add_argument('--seed', type=int, default=0, help='random seed (default: %(default)s)')
+    g.add_argument('--patience', type=int, default=p['patience'],
+                   help='stop after this many epochs without a better validation RMSE, '
+                        'keeping the best; 0 disables (default: %(default)s)')
+    g.add_argument('--resume', action='store_true',
+                   help='continue from the checkpoint in OUT.checkpoints (written after every '
+                        'epoch and on Ctrl-C)')
+    g.add_argument('--out', default=out, help='model folder to write (default: %(default)s)')
+    g.add_argument('--log-interval', type=_positive_int, default=200,
+                   help='log the mean loss every N batches (default: %(default)s)')
+    g.add_argument('--no-progress', action='store_true', help='no progress bar')
+    g.add_argument('--plot', metavar='PNG', help='also write a plot of the training curves')
+    return parser
+
+
+def train_and_save(ratings, args, extra=None):
+    """Split, scale, train with the flags in ``args``, save to ``args.out``, report.
+
+    Returns
+    -------
+    dict
+        Summary: val_rmse, val_mae, baseline_rmse, seconds, out.
+    """
+    if len(ratings) < 10:
+        raise ScriptError(f'{ratings.name}: only {len(ratings)} ratings, too few to train')
+    train, val = random_split(ratings, args.val_fraction, seed=args.seed)
+    net = get_model(args.model, num_users=ratings.num_users, num_items=ratings.num_items,
+                    num_factors=args.num_factors, sparse_grad=not args.dense_grad)
+    # Non-negative models cannot output negative values: they train on (0, 1).
+    scaler = MinMaxScaler.from_scale(ratings.scale, net.feature_range)
+    train_iter = RatingIter.from_ratings(train, scaler, batch_size=args.batch_size,
+                                         seed=args.seed)
+    val_iter = RatingIter.from_ratings(val, scaler, batch_size=65536, shuffle=False)
+    checkpoints = _checkpoint_dir(args)
+    logger.info('%s: %d ratings, %d users, %d items; training %s on %d, validating on %d',
+                ratings.name, len(ratings), ratings.num_users, ratings.num_items, args.model,
+                len(train), len(val))
+    tic = time.time()
+    history = fit(net, train_iter, val_iter, epochs=args.epochs, optimizer=args.optimizer,
+                  learning_rate=args.lr, wd=args.wd, reg=args.reg, scaler=scaler,
+                  ctx=args.ctx, kvstore=args.kvstore, log_interval=args.log_interval,
+                  checkpoint_dir=checkpoints, resume=args.resume,
+                  patience=args.patience or None, seed=args.seed,
+                  progress=False if args.no_progress else None)
+    seconds = time.time() - tic
+    if not history:
+        raise ScriptError('training stopped before the first epoch ended; '
+                          f'rerun with --resume to continue from {checkpoints}')
+    best = history.best() or history[-1]
+    mean = float(np.mean(train.rating))
+    summary = {'val_rmse': best.get('val_rmse'), 'val_mae': best.get('val_mae'),
+               'best_epoch': best['epoch'],
+               'baseline_rmse': rmse(val.rating, np.full(len(val), mean)),
+               'baseline_mae': mae(val.rating, np.full(len(val), mean)),
+               'seconds': seconds, 'out': os.path.abspath(args.out)}
+    settings = {key: getattr(args, key) for key in ('model', 'num_factors', 'epochs',
+                'batch_size', 'optimizer', 'lr', 'wd', 'reg', 'val_fraction', 'seed')}
+    save_model(args.out, net, train, scaler, history=history, test=val,
+               extra={'settings': settings, **(extra or {})})
+    if args.plot:
+        from .train import plot_history
+        plot_history(history, args.plot, title=f'{args.model} on {ratings.name}')
+    lo, hi = ratings.scale
+    print(f'\nValidation on the {lo:g}..{hi:g} scale (best epoch {best["epoch"]}): '
+          f'RMSE {summary["val_rmse"]:.4f}, MAE {summary["val_mae"]:.4f}')
+    print(f'Constant-mean baseline: RMSE {summary["baseline_rmse"]:.4f}, '
+          f'MAE {summary["baseline_mae"]:.4f}')
+    print(f'Trained in {seconds:.1f} s; model saved to {args.out}')
+    return summary
+
+
+def _checkpoint_dir(args):
+    # Beside the model folder, not in it: save_model replaces that folder whole.
+    return os.path.normpath(args.out) + '.checkpoints'
+
+
+def default_data_dir(sub):
+    """``data_home()/sub``: where scripts look for a data set by default."""
+    return os.path.join(data_home(), sub)
+
+
+def print_json(obj):
+    print(json.dumps(obj, indent=2, ensure_ascii=False))

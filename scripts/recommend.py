@@ -1,0 +1,78 @@
+#!/usr/bin/env python
+"""Top-N recommendations for a user, next to the titles the user rated highest.
+
+USER_ID is the raw user id as in the rating files. Items the user rated in training
+are never recommended.
+"""
+import argparse
+import os
+import sys
+
+import numpy as np
+
+from gluonrec.cli import ScriptError, print_json, run_main
+from gluonrec.persist import load_model
+from gluonrec.recommend import recommend
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('user_id', help='raw user id, as in the ratings file')
+    parser.add_argument('--model-dir', default=os.path.join('models', 'movielens'),
+                        help='model folder (default: %(default)s)')
+    parser.add_argument('-n', type=int, default=10,
+                        help='how many recommendations (default: %(default)s)')
+    parser.add_argument('--fallback', choices=['popular', 'bias'],
+                        help='for an unknown user, list popular or top-bias items '
+                             'instead of failing')
+    parser.add_argument('--json', action='store_true', help='print JSON instead of text')
+    return parser
+
+
+def body(argv):
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.n < 1:
+        parser.error(f'-n must be >= 1, got {args.n}')
+    rec = load_model(args.model_dir)
+    try:
+        user = int(args.user_id)
+    except ValueError:
+        user = args.user_id
+    known = rec.user_map.contains(user)[0]
+    if not known and args.fallback is None:
+        raise ScriptError(f'unknown user {args.user_id!r}: not in the training data '
+                          '(use --fallback popular for a default list)')
+    recs = recommend(rec, user, n=args.n, fallback=args.fallback)
+    liked = []
+    if known:
+        inner = rec.user_map.to_inner(user)
+        mine = rec.train['user'] == inner
+        order = np.argsort(-rec.train['rating'][mine], kind='stable')[:args.n]
+        items = rec.item_map.to_raw(rec.train['item'][mine][order])
+        liked = list(zip(np.atleast_1d(items).tolist(),
+                         rec.train['rating'][mine][order].tolist()))
+    if args.json:
+        print_json({'user': user, 'top_rated': [{'item': i, 'rating': r,
+                                                 'title': rec.item_name(i)} for i, r in liked],
+                    'recommended': [{'item': i, 'predicted': p, 'title': rec.item_name(i)}
+                                    for i, p in recs]})
+        return 0
+    if liked:
+        print(f'User {user} rated highest:')
+        for item, rating in liked:
+            print(f'  {rating:5.1f}  {rec.item_name(item) or item}')
+        print()
+    print(f'Recommended for user {user}' + ('' if known else ' (unknown user: fallback)') + ':')
+    for item, predicted in recs:
+        print(f'  {predicted:5.2f}  {rec.item_name(item) or item}')
+    return 0
+
+
+def main(argv=None):
+    return run_main(body, argv, 'recommend.py')
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,201 @@
+"""End-to-end script runs in subprocesses, on tiny files in the real formats."""
+import json
+import os
+import re
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from gluonrec.data import make_synthetic
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SCRIPTS = os.path.join(REPO, 'scripts')
+
+
+def run(script, *args, cwd, env=None, check=True):
+    environ = dict(os.environ, **(env or {}))
+    environ.pop('GLUONREC_DATA', None) if env is None else None
+    proc = subprocess.run([sys.executable, os.path.join(SCRIPTS, script), *map(str, args)],
+                          capture_output=True, text=True, cwd=cwd, env=environ, timeout=300)
+    if check and proc.returncode != 0:
+        raise AssertionError(f'{script} exited {proc.returncode}:\n{proc.stdout}\n{proc.stderr}')
+    return proc
+
+
+@pytest.fixture(scope='module')
+def tiny_jester(tmp_path_factory):
+    """A Jester-format ratings file (planted structure) and a jokes file."""
+    folder = tmp_path_factory.mktemp('jester')
+    r = make_synthetic(300, 40, 6000, rank=2, seed=0)
+    lines = [f'{u}\t\t{i}\t\t{x:.3f}' for u, i, x in zip(r.user_map.to_raw(r.user),
+                                                          r.item_map.to_raw(r.item), r.rating)]
+    (folder / 'jester_ratings.dat').write_text('\n'.join(lines) + '\n')
+    (folder / 'jester_items.dat').write_text(
+        ''.join(f'{i}:\n\n<p>Joke number {i} &amp; friends.</p>\n\n\n' for i in range(1, 41)))
+    return folder
+
+
+@pytest.fixture(scope='module')
+def trained_jester(tiny_jester, tmp_path_factory):
+    work = tmp_path_factory.mktemp('work')
+    proc = run('train_jester.py', '--ratings', tiny_jester / 'jester_ratings.dat',
+               '--jokes', tiny_jester / 'jester_items.dat', '--epochs', 3, '--no-progress',
+               '--out', work / 'model', cwd=work)
+    return work, proc
+
+
+def test_train_jester_summary_and_model(trained_jester):
+    work, proc = trained_jester
+    assert 'Epoch 3 / 3' in proc.stdout
+    assert 'Validation on the -10..10 scale' in proc.stdout
+    assert 'Constant-mean baseline: RMSE' in proc.stdout
+    assert sorted(os.listdir(work / 'model')) == ['config.json', 'history.json', 'ids.json',
+                                                  'items.json', 'model.params', 'scaler.json',
+                                                  'test.npz', 'train.npz']
+
+
+def test_similar_items_prints_jokes(trained_jester):
+    work, _ = trained_jester
+    proc = run('similar_items.py', 9, '--model-dir', work / 'model', cwd=work)
+    lines = proc.stdout.splitlines()
+    assert lines[0] == 'Jokes making same people laugh compared to:'
+    assert lines[1] == '[9] Joke number 9 & friends.'
+    assert sum(line.startswith(('1. joke', '2. joke', '3. joke')) for line in lines) == 3
+    data = json.loads(run('similar_items.py', 9, '-k', 5, '--json', '--model-dir',
+                          work / 'model', cwd=work).stdout)
+    assert len(data['similar']) == 5 and data['joke'] == 9
+    scores = [s['score'] for s in data['similar']]
+    assert scores == sorted(scores, reverse=True) and 9 not in [s['joke'] for s in data['similar']]
+
+
+def test_evaluate_script(trained_jester):
+    work, _ = trained_jester
+    data = json.loads(run('evaluate.py', '--model-dir', work / 'model', '-k', 5, '--json',
+                          cwd=work).stdout)
+    history = json.loads((work / 'model' / 'history.json').read_text())
+    assert data['rmse'] == pytest.approx(min(h['val_rmse'] for h in history), rel=1e-4)
+    assert {'precision@5', 'recall@5', 'map@5', 'ndcg@5'} <= set(data)
+
+
+def test_resume_continues(tiny_jester, tmp_path):
+    args = ['--ratings', tiny_jester / 'jester_ratings.dat', '--no-progress', '--patience', 0,
+            '--out', tmp_path / 'model']
+    run('train_jester.py', *args, '--epochs', 2, cwd=tmp_path)
+    proc = run('train_jester.py', *args, '--epochs', 3, '--resume', cwd=tmp_path)
+    assert 'resuming from' in proc.stdout and 'Epoch 3 / 3' in proc.stdout
+    assert 'Epoch 1 / 3 |' not in proc.stdout
+
+
+@pytest.mark.parametrize('args, message', [
+    (['--ratings', 'missing.dat'], 'missing.dat: no such file'),
+    (['--epochs', '0'], 'must be >= 1'),
+    (['--model', 'svd'], "invalid choice: 'svd'"),
+    (['--ctx', 'gpu:7'], 'GPU 7 requested'),
+    (['--val-fraction', '2'], 'strictly between 0 and 1'),
+])
+def test_train_jester_bad_input(tmp_path, args, message):
+    proc = run('train_jester.py', *args, cwd=tmp_path, check=False)
+    assert proc.returncode == 2
+    assert message in proc.stderr and 'Traceback' not in proc.stderr
+
+
+def test_train_jester_bad_line_names_file_and_line(tmp_path):
+    path = tmp_path / 'bad.dat'
+    path.write_text('1\t\t5\t\t0.5\n1\t\t7\t\tlol\n')
+    proc = run('train_jester.py', '--ratings', path, cwd=tmp_path, check=False)
+    assert proc.returncode == 2 and 'bad.dat, line 2' in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_similar_items_bad_input(trained_jester):
+    work, _ = trained_jester
+    for args, message in ([999, 'unknown joke id'], ['9', 'no such model folder'],
+                          [9, '-k must be']):
+        extra = ['--model-dir', work / 'model'] if message != 'no such model folder' else \
+            ['--model-dir', work / 'nothing']
+        extra += ['-k', 0] if message == '-k must be' else []
+        proc = run('similar_items.py', args, *extra, cwd=work, check=False)
+        assert proc.returncode == 2 and message in proc.stderr, proc.stderr
+
+
+def test_similar_items_refuses_unrated_joke(tmp_path):
+    """Jester dataset 2 never rated jokes 1-4, 6, 9, ...: their factors stay random."""
+    from gluonrec.data import MinMaxScaler, RatingIter, Ratings
+    from gluonrec.models import get_model
+    from gluonrec.persist import save_model
+    from gluonrec.train import fit
+    rng = np.random.RandomState(0)
+    user = np.repeat(np.arange(30), 2)
+    item = np.tile([0, 2], 30)  # inner item 1 (raw joke 9) has no rating
+    r = Ratings(user, item, rng.uniform(-10, 10, 60), np.arange(1, 31), [5, 9, 13],
+                (-10, 10), item_names={5: 'five', 9: 'nine', 13: 'thirteen'})
+    net = get_model('mf', num_users=30, num_items=3, num_factors=2)
+    scaler = MinMaxScaler.from_scale(r.scale)
+    fit(net, RatingIter.from_ratings(r, scaler, batch_size=16), epochs=1, ctx='cpu')
+    save_model(tmp_path / 'm', net, r, scaler)
+    proc = run('similar_items.py', 9, '--model-dir', tmp_path / 'm', cwd=tmp_path, check=False)
+    assert proc.returncode == 2 and 'never rated in the training data' in proc.stderr
+    out = run('similar_items.py', 5, '--json', '--model-dir', tmp_path / 'm', cwd=tmp_path)
+    assert [s['joke'] for s in json.loads(out.stdout)['similar']] == [13]
+
+
+def _ml100k(folder):
+    r = make_synthetic(120, 60, 3000, rank=2, scale=(1, 5), seed=3)
+    folder.mkdir()
+    rows = [f'{u}\t{i}\t{int(round(x))}\t88125{n:04d}' for n, (u, i, x) in enumerate(
+        zip(r.user_map.to_raw(r.user), r.item_map.to_raw(r.item), r.rating))]
+    (folder / 'u.data').write_text('\n'.join(rows) + '\n')
+    (folder / 'u.item').write_bytes(''.join(
+        f'{i}|Movie {i} (199{i % 10})|01-Jan-1995||http://x|0|1\n' for i in range(1, 61)
+    ).encode('latin-1'))
+    return folder
+
+
+def test_movielens_train_recommend_evaluate(tmp_path):
+    data = _ml100k(tmp_path / 'ml-100k')
+    proc = run('train_movielens.py', '--data', data, '--epochs', 2, '--no-progress',
+               '--out', tmp_path / 'mv', cwd=tmp_path)
+    assert 'Validation on the 1..5 scale' in proc.stdout
+    out = run('recommend.py', 7, '--model-dir', tmp_path / 'mv', '-n', 4, cwd=tmp_path).stdout
+    assert 'User 7 rated highest:' in out and 'Recommended for user 7:' in out
+    data_json = json.loads(run('recommend.py', 7, '--model-dir', tmp_path / 'mv', '--json',
+                               cwd=tmp_path).stdout)
+    rated = {t['item'] for t in data_json['top_rated']}
+    assert not rated & {r['item'] for r in data_json['recommended']}
+    assert all(r['title'].startswith('Movie') for r in data_json['recommended'])
+    bad = run('recommend.py', 99999, '--model-dir', tmp_path / 'mv', cwd=tmp_path, check=False)
+    assert bad.returncode == 2 and 'unknown user' in bad.stderr
+    fallback = run('recommend.py', 99999, '--model-dir', tmp_path / 'mv', '--fallback',
+                   'popular', cwd=tmp_path)
+    assert 'fallback' in fallback.stdout
+    ev = run('evaluate.py', '--model-dir', tmp_path / 'mv', '--threshold', 4, cwd=tmp_path)
+    assert 'precision@10' in ev.stdout
+
+
+def test_synthetic_demo_runs_offline(tmp_path):
+    proc = run('train_jester.py', '--synthetic', '--epochs', 1, '--out', tmp_path / 'm',
+               cwd=tmp_path)
+    assert 'model saved to' in proc.stdout
+
+
+def test_help_lists_every_flag_with_defaults(tmp_path):
+    out = run('train_jester.py', '--help', cwd=tmp_path).stdout
+    for flag in ('--ratings', '--jokes', '--synthetic', '--model', '--num-factors', '--epochs',
+                 '--batch-size', '--optimizer', '--lr', '--wd', '--ctx', '--val-fraction',
+                 '--seed', '--resume', '--patience', '--out'):
+        assert flag in out
+    assert 'default: biased_mf' in out
+    sim = run('similar_items.py', '--help', cwd=tmp_path).stdout
+    assert '0-based' in sim and 'joke 10' in sim
+
+
+def test_real_jester_default_run(shared_data, tmp_path):
+    """The default settings on the real Jester sample, kept short with --epochs."""
+    proc = run('train_jester.py', '--epochs', 4, '--no-progress', '--out', tmp_path / 'j',
+               cwd=tmp_path, env={'GLUONREC_DATA': shared_data})
+    rmse = float(re.search(r'Validation on .*: RMSE ([0-9.]+)', proc.stdout).group(1))
+    assert rmse < 4.15  # constant mean: 5.22, bias only: about 4.34
+    sim = run('similar_items.py', 9, '--model-dir', tmp_path / 'j', cwd=tmp_path).stdout
+    assert 'A country guy goes into a city bar' in sim
