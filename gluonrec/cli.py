@@ -16,7 +16,7 @@ from .persist import save_model
 from .presets import preset
 from .train import fit, resolve_ctx
 
-__all__ = ['ScriptError', 'run_main', 'add_training_args', 'train_and_save',
+__all__ = ['ScriptError', 'run_main', 'add_training_args', 'apply_preset', 'train_and_save',
            'configure_logging']
 
 logger = logging.getLogger(__name__)
@@ -27,17 +27,30 @@ class ScriptError(Exception):
 
 
 def run_main(body, argv, prog):
-    """Run ``body(argv)``; turn bad-input errors into one line on stderr and exit 2."""
+    """Run ``body(argv)``; turn bad-input errors into one line on stderr and exit 2.
+
+    In a parameter-server worker any failure ends the process at once (``os._exit``):
+    a normal exit would wait in MXNet's kvstore shutdown for the other workers forever.
+    """
+    in_job = os.environ.get('DMLC_ROLE') == 'worker'
     try:
-        return body(argv) or 0
+        code = body(argv) or 0
     except (ScriptError, ValueError, KeyError, FileNotFoundError, IsADirectoryError,
-            FloatingPointError) as exc:
+            FloatingPointError, OSError) as exc:
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
         print(f'{prog}: error: {message}', file=sys.stderr)
-        return 2
-    except OSError as exc:
-        print(f'{prog}: error: {exc}', file=sys.stderr)
-        return 2
+        code = 2
+    except BaseException:
+        if not in_job:
+            raise
+        import traceback
+        traceback.print_exc()
+        code = 1
+    if in_job and code:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return code
 
 
 def configure_logging(verbose=False):
@@ -93,40 +106,53 @@ def _ctx_spec(text):
     return text
 
 
+_PRESET_FLAGS = ('num_factors', 'epochs', 'batch_size', 'optimizer', 'lr', 'wd', 'reg',
+                 'patience')
+
+
 def add_training_args(parser, family, out):
-    """Flags shared by the training scripts, defaulting to the ``family`` preset."""
+    """Flags shared by the training scripts. Flags left unset take the preset of the
+    chosen model for ``family`` (see gluonrec/presets.py); call ``apply_preset`` after
+    parsing."""
     p = preset(family)
-    g = parser.add_argument_group('model and training')
+    parser.set_defaults(preset_family=family)
+    g = parser.add_argument_group(
+        'model and training', f'unset flags follow the {family} preset of the chosen model '
+        f'(gluonrec/presets.py); the defaults shown are those of {p["model"]}')
     g.add_argument('--model', choices=model_names(), default=p['model'],
-                   help='model from the registry (default: %(default)s)')
-    g.add_argument('--num-factors', type=_positive_int, default=p['num_factors'],
-                   help='embedding width k (default: %(default)s)')
-    g.add_argument('--epochs', type=_positive_int, default=p['epochs'],
-                   help='maximum epochs (default: %(default)s)')
-    g.add_argument('--batch-size', type=_positive_int, default=p['batch_size'],
-                   help='ratings per batch (default: %(default)s)')
-    g.add_argument('--optimizer', default=p['optimizer'],
-                   help='any MXNet optimizer: adagrad, adam, sgd, ... (default: %(default)s)')
-    g.add_argument('--lr', type=_positive_float, default=p['lr'],
-                   help='learning rate (default: %(default)s)')
-    g.add_argument('--wd', type=_non_negative_float, default=p['wd'],
-                   help='optimizer weight decay on all parameters (default: %(default)s)')
-    g.add_argument('--reg', type=_non_negative_float, default=p['reg'],
+                   help='model from the registry (default: %(default)s, the most accurate '
+                        f'on {family})')
+    g.add_argument('--num-factors', type=_positive_int,
+                   help=f'embedding width k (default: {p["num_factors"]})')
+    g.add_argument('--epochs', type=_positive_int,
+                   help=f'maximum epochs (default: {p["epochs"] * 2}, stopping early on the '
+                        'validation split)')
+    g.add_argument('--batch-size', type=_positive_int,
+                   help=f'ratings per batch (default: {p["batch_size"]})')
+    g.add_argument('--optimizer',
+                   help=f'any MXNet optimizer: adagrad, adam, sgd, ... '
+                        f'(default: {p["optimizer"]})')
+    g.add_argument('--lr', type=_positive_float, help=f'learning rate (default: {p["lr"]})')
+    g.add_argument('--wd', type=_non_negative_float,
+                   help=f'optimizer weight decay on all parameters (default: {p["wd"]})')
+    g.add_argument('--reg', type=_non_negative_float,
                    help='L2 penalty on the embedding rows and biases of each rating '
-                        '(default: %(default)s)')
+                        f'(default: {p["reg"]})')
     g.add_argument('--dense-grad', action='store_true',
                    help='dense embedding gradients instead of row_sparse ones')
     g.add_argument('--ctx', type=_ctx_spec, default='auto',
                    help="auto, cpu, gpu or gpu:0,1 (default: %(default)s: the GPU if "
                         'MXNet sees one)')
     g.add_argument('--kvstore', default='device',
-                   help='MXNet kvstore for gradient aggregation (default: %(default)s)')
+                   help="MXNet kvstore: 'device' or 'local' on one machine; 'dist_sync', "
+                        "'dist_async' or 'dist_device_sync' in a job started by "
+                        "python -m gluonrec.launch (default: %(default)s)")
     g.add_argument('--val-fraction', type=_fraction, default=0.2,
                    help='share of ratings held out for validation (default: %(default)s)')
     g.add_argument('--seed', type=int, default=0, help='random seed (default: %(default)s)')
-    g.add_argument('--patience', type=int, default=p['patience'],
+    g.add_argument('--patience', type=int,
                    help='stop after this many epochs without a better validation RMSE, '
-                        'keeping the best; 0 disables (default: %(default)s)')
+                        f'keeping the best; 0 disables (default: {p["patience"]})')
     g.add_argument('--resume', action='store_true',
                    help='continue from the checkpoint in OUT.checkpoints (written after every '
                         'epoch and on Ctrl-C)')
@@ -138,6 +164,16 @@ def add_training_args(parser, family, out):
     return parser
 
 
+def apply_preset(args):
+    """Fill the flags the user left unset from the preset of ``args.model``."""
+    p = preset(args.preset_family, args.model)
+    p['epochs'] *= 2  # a cap: early stopping on the validation split ends the run
+    for key in _PRESET_FLAGS:
+        if getattr(args, key) is None:
+            setattr(args, key, p[key])
+    return args
+
+
 def train_and_save(ratings, args, extra=None):
     """Split, scale, train with the flags in ``args``, save to ``args.out``, report.
 
@@ -146,15 +182,25 @@ def train_and_save(ratings, args, extra=None):
     dict
         Summary: val_rmse, val_mae, baseline_rmse, seconds, out.
     """
+    apply_preset(args)
     if len(ratings) < 10:
         raise ScriptError(f'{ratings.name}: only {len(ratings)} ratings, too few to train')
     train, val = random_split(ratings, args.val_fraction, seed=args.seed)
+    kv, rank, workers = _connect(args.kvstore)
+    sparse = not args.dense_grad
+    # On a parameter server, sparse gradients need row_sparse tables; nnmf's projection
+    # must run where the update happens, so it trains with dense gradients there.
+    if workers > 1 and args.model == 'nnmf':
+        sparse = False
     net = get_model(args.model, num_users=ratings.num_users, num_items=ratings.num_items,
-                    num_factors=args.num_factors, sparse_grad=not args.dense_grad)
+                    num_factors=args.num_factors, sparse_grad=sparse,
+                    row_sparse_weights=sparse and workers > 1)
     # Non-negative models cannot output negative values: they train on (0, 1).
     scaler = MinMaxScaler.from_scale(ratings.scale, net.feature_range)
-    train_iter = RatingIter.from_ratings(train, scaler, batch_size=args.batch_size,
-                                         seed=args.seed)
+    # Each worker reads its shard with its share of the global batch size.
+    train_iter = RatingIter.from_ratings(train, scaler,
+                                         batch_size=max(1, args.batch_size // workers),
+                                         seed=args.seed, num_parts=workers, part_index=rank)
     val_iter = RatingIter.from_ratings(val, scaler, batch_size=65536, shuffle=False)
     checkpoints = _checkpoint_dir(args)
     logger.info('%s: %d ratings, %d users, %d items; training %s on %d, validating on %d',
@@ -163,7 +209,7 @@ def train_and_save(ratings, args, extra=None):
     tic = time.time()
     history = fit(net, train_iter, val_iter, epochs=args.epochs, optimizer=args.optimizer,
                   learning_rate=args.lr, wd=args.wd, reg=args.reg, scaler=scaler,
-                  ctx=args.ctx, kvstore=args.kvstore, log_interval=args.log_interval,
+                  ctx=args.ctx, kvstore=kv, log_interval=args.log_interval,
                   checkpoint_dir=checkpoints, resume=args.resume,
                   patience=args.patience or None, seed=args.seed,
                   progress=False if args.no_progress else None)
@@ -178,6 +224,8 @@ def train_and_save(ratings, args, extra=None):
                'baseline_rmse': rmse(val.rating, np.full(len(val), mean)),
                'baseline_mae': mae(val.rating, np.full(len(val), mean)),
                'seconds': seconds, 'out': os.path.abspath(args.out)}
+    if rank != 0:  # rank 0 saves the model and reports; the others are done
+        return summary
     settings = {key: getattr(args, key) for key in ('model', 'num_factors', 'epochs',
                 'batch_size', 'optimizer', 'lr', 'wd', 'reg', 'val_fraction', 'seed')}
     save_model(args.out, net, train, scaler, history=history, test=val,
@@ -192,6 +240,20 @@ def train_and_save(ratings, args, extra=None):
           f'MAE {summary["baseline_mae"]:.4f}')
     print(f'Trained in {seconds:.1f} s; model saved to {args.out}')
     return summary
+
+
+def _connect(kvstore):
+    """(kvstore, rank, workers): connects to the parameter server for 'dist_*' names."""
+    if not kvstore.startswith('dist'):
+        return kvstore, 0, 1
+    from ._compat import mx
+    try:
+        kv = mx.kv.create(kvstore)
+    except Exception as exc:  # MXNetError without DMLC_* variables
+        raise ScriptError(f'--kvstore {kvstore}: cannot reach the parameter server '
+                          f'({str(exc).splitlines()[0]}); start the job with '
+                          'python -m gluonrec.launch') from None
+    return kv, kv.rank, kv.num_workers
 
 
 def _checkpoint_dir(args):

@@ -42,7 +42,7 @@ def main(argv=None):
     scaled = scaler.transform(data.rating)
     _, blog, _ = blog_train(data.user, data.item, scaled, data.num_users, data.num_items,
                             seconds=args.cap)
-    p = preset('jester')
+    p = preset('jester', 'mf')
     default, _ = gluonrec_rate(data, scaler, p['batch_size'], p['optimizer'], p['lr'],
                                p['reg'], p['sparse_grad'])
     fastest, _ = gluonrec_rate(data, scaler, 8192, 'sgd', 1.0, 0.0, True)
