@@ -13,7 +13,7 @@ from .data.ratings import IdMap
 from .data.scaling import MinMaxScaler
 from .models import get_model, model_name_of
 
-__all__ = ['save_model', 'load_model', 'Recommender', 'FORMAT_VERSION']
+__all__ = ['save_model', 'load_model', 'Recommender', 'dense_copy', 'FORMAT_VERSION']
 
 FORMAT_VERSION = 1
 _FILES = ('config.json', 'model.params', 'ids.json', 'scaler.json', 'train.npz')
@@ -54,6 +54,7 @@ def save_model(folder, net, train, scaler, history=None, test=None, item_names=N
     extra : dict, optional
         JSON-serialisable notes (training settings, data paths).
     """
+    net = dense_copy(net)
     folder = os.path.abspath(os.fspath(folder))
     parent = os.path.dirname(folder)
     os.makedirs(parent, exist_ok=True)
@@ -89,6 +90,27 @@ def save_model(folder, net, train, scaler, history=None, test=None, item_names=N
         if os.path.exists(tmp):
             shutil.rmtree(tmp, ignore_errors=True)
     return folder
+
+
+def dense_copy(net):
+    """``net`` itself, or for a model with row_sparse tables an equal dense twin, so a
+    saved model always loads and predicts without a parameter server."""
+    if not getattr(net, 'row_sparse_weights', False):
+        return net
+    twin = get_model(model_name_of(net), **dict(net.config, row_sparse_weights=False))
+    ctx = mx.cpu()
+    twin.initialize(ctx=ctx)
+    zeros = mx.nd.zeros((1,), ctx=ctx, dtype=np.int32)
+    twin(zeros, zeros)  # complete deferred shapes (Dense layers)
+    target = twin._collect_params_with_prefix()
+    for name, param in net._collect_params_with_prefix().items():
+        if param._stype == 'row_sparse':
+            rows = mx.nd.arange(param.shape[0], ctx=param.list_ctx()[0])
+            data = param.row_sparse_data(rows).tostype('default')
+        else:
+            data = param.data(param.list_ctx()[0])
+        target[name].set_data(data.as_in_context(ctx))
+    return twin
 
 
 def _read_json(path):

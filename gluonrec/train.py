@@ -18,6 +18,9 @@ from mxnet import autograd, gluon
 from . import metrics
 from ._io import atomic_path, write_json, write_text
 from .data.iterators import RatingIter
+from .models.base import RecModel
+
+_no_constraint = RecModel.constrain
 
 __all__ = ['fit', 'evaluate', 'predict_iter', 'resolve_ctx', 'History', 'EarlyStopping',
            'plot_history', 'CHECKPOINT_FILE']
@@ -403,8 +406,14 @@ def fit(net, train_iter, val_iter=None, epochs=10, optimizer='adam', learning_ra
         Maps outputs back to ratings for the reported metrics.
     ctx : str, mx.Context or list
         See ``resolve_ctx``; with several GPUs each batch is split across them.
-    kvstore : str
-        Gradient aggregation ('device', 'local', or a 'dist_*' store).
+    kvstore : str or mx.kvstore.KVStore
+        Gradient aggregation: 'device', 'local', or a parameter-server store
+        ('dist_sync', 'dist_async', 'dist_device_sync') in a job started by
+        ``python -m gluonrec.launch``. Each worker must iterate over its own shard
+        (``RatingIter(num_parts=kv.num_workers, part_index=kv.rank)``); every worker
+        validates (so all take the same early-stopping decision) but only rank 0 logs
+        epochs and writes checkpoints. In a distributed job the optimizer state lives on
+        the servers, so a resumed run restarts it (parameters and history are restored).
     log_interval : int or None
         Log ``Epoch e / E | Batch b | Mean Loss: x`` every this many batches.
     callbacks : sequence of callables
@@ -418,7 +427,8 @@ def fit(net, train_iter, val_iter=None, epochs=10, optimizer='adam', learning_ra
         Continue from the checkpoint in ``checkpoint_dir``, if any. With the same seed
         and data the result equals an uninterrupted run.
     patience : int, optional
-        Early stopping on validation RMSE; the best parameters are restored at the end.
+        Early stopping on validation RMSE; the best parameters are restored at the end
+        (in a single process; a parameter-server job keeps the last ones).
     hybridize : bool
         Hybridize with ``static_alloc=True``.
     seed : int, optional
@@ -444,15 +454,32 @@ def fit(net, train_iter, val_iter=None, epochs=10, optimizer='adam', learning_ra
         val_iter = RatingIter.from_ratings(val_iter, scaler=scaler, batch_size=65536,
                                            shuffle=False)
     _initialize(net, ctxs, seed)
+    if getattr(net, 'row_sparse_weights', False):
+        hybridize = False  # row_sparse tables pull rows per batch, imperatively
     if hybridize:
         net.hybridize(static_alloc=True)
     opt_params = dict(optimizer_params or {})
     opt_params.update(learning_rate=learning_rate, wd=wd)
-    trainer = gluon.Trainer(net.collect_params(), optimizer, opt_params, kvstore=kvstore)
+    kv, rank, workers = _kvstore(kvstore, train_iter, net)
+    # A projection (nnmf) must act on the copy that is updated: update on the workers.
+    local_update = False if workers > 1 and type(net).constrain is not _no_constraint \
+        else None
+    step_divisor = None  # per batch: its size
+    if workers > 1:
+        # Servers sum the workers' gradients and receive the optimizer before the first
+        # step, so the scale of the global batch is fixed up front (MXNet refuses to
+        # change it later): the sum becomes the mean over all workers' examples.
+        opt_params['rescale_grad'] = 1.0 / (train_iter.batch_size * workers)
+        step_divisor = 1
+    trainer = gluon.Trainer(net.collect_params(), optimizer, opt_params, kvstore=kv,
+                            update_on_kvstore=local_update)
+    chief = rank == 0  # only rank 0 logs epochs and writes checkpoints
 
     history, start_epoch, start_batch = History(), 0, 0
     best_rmse, best_params_mem = math.inf, None
-    ckpt = _Checkpoints(checkpoint_dir) if checkpoint_dir else None
+    ckpt = _Checkpoints(checkpoint_dir) if checkpoint_dir and chief else None
+    if resume and ckpt is None and checkpoint_dir:  # other ranks read rank 0's checkpoint
+        ckpt = _Checkpoints(checkpoint_dir)
     if resume:
         state = ckpt.load()
         if state is not None:
@@ -528,7 +555,7 @@ def fit(net, train_iter, val_iter=None, epochs=10, optimizer='adam', learning_ra
                             objs.append(obj)
                     autograd.backward(objs)
                     batch_sum = mx.nd.add_n(*[e.sum().as_in_context(ctxs[0]) for e in errs])
-                trainer.step(size)
+                trainer.step(step_divisor or size)
                 net.constrain()
                 epoch_sum += batch_sum
                 interval_sum += batch_sum
@@ -560,7 +587,7 @@ def fit(net, train_iter, val_iter=None, epochs=10, optimizer='adam', learning_ra
             train_loss = epoch_sum.asscalar() / max(seen, 1)
             _check_finite(train_loss, epoch, nbatch, checkpoint_dir)
             if not finished_epoch:
-                if ckpt is not None:
+                if ckpt is not None and chief:
                     ckpt.save(net, trainer, {'epoch': epoch, 'batch': nbatch + 1,
                                              'history': list(history), 'best_rmse':
                                              None if best_rmse == math.inf else best_rmse,
@@ -579,17 +606,17 @@ def fit(net, train_iter, val_iter=None, epochs=10, optimizer='adam', learning_ra
                     raise FloatingPointError(f'validation RMSE is {scores["rmse"]} after '
                                              f'epoch {epoch + 1}')
             history.append(record)
-            logger.info('Epoch %d / %d | train loss %.4f | val RMSE %s | val MAE %s | '
+            (logger.info if chief else logger.debug)('Epoch %d / %d | train loss %.4f | val RMSE %s | val MAE %s | '
                         '%.1f s | %.0f ratings/s', epoch + 1, epochs, train_loss,
                         _fmt(record.get('val_rmse')), _fmt(record.get('val_mae')), elapsed,
                         record['ratings_per_sec'])
             improved = record.get('val_rmse') is not None and record['val_rmse'] < best_rmse
             if improved:
                 best_rmse = record['val_rmse']
-                if ckpt is None and patience:
+                if ckpt is None and patience and workers == 1:
                     best_params_mem = {name: p.data(ctxs[0]).copy()
                                        for name, p in net.collect_params().items()}
-            if ckpt is not None:
+            if ckpt is not None and chief:
                 ckpt.save(net, trainer, {'epoch': epoch + 1, 'batch': 0,
                                          'history': list(history),
                                          'best_rmse': None if best_rmse == math.inf
@@ -598,11 +625,36 @@ def fit(net, train_iter, val_iter=None, epochs=10, optimizer='adam', learning_ra
             if any(hook(record) for hook in epoch_hooks):
                 logger.info('stopping after epoch %d', epoch + 1)
                 break
-    if patience and best_rmse < math.inf:
+    if patience and best_rmse < math.inf and workers == 1:
+        # (In a parameter-server job the servers hold the parameters: the last ones stay.)
         _restore_best(net, ckpt, best_params_mem, ctxs)
     if interrupted:
         logger.warning('training interrupted; returning the history so far')
     return history
+
+
+def _kvstore(kvstore, train_iter, net):
+    """(kvstore or name, worker rank, number of workers) for the Trainer.
+
+    A 'dist_*' name connects to the parameter server (the DMLC_* variables set by
+    ``gluonrec.launch``); the iterator must then read this worker's shard.
+    """
+    kv = kvstore
+    if isinstance(kvstore, str) and kvstore.startswith('dist'):
+        kv = mx.kv.create(kvstore)
+    if not isinstance(kv, mx.kvstore.KVStore) or 'dist' not in kv.type:
+        return kv, 0, 1
+    if getattr(net, 'sparse_grad', False) and not getattr(net, 'row_sparse_weights', False):
+        # MXNet's servers cannot apply row_sparse gradients to densely stored weights.
+        raise ValueError('parameter-server training with sparse gradients needs the model '
+                         'built with row_sparse_weights=True (rows travel both ways), or '
+                         'sparse_grad=False')
+    parts = getattr(train_iter, 'num_parts', None)
+    if parts is not None and (parts != kv.num_workers or train_iter.part_index != kv.rank):
+        raise ValueError(f'kvstore {kv.type} has {kv.num_workers} workers and this is rank '
+                         f'{kv.rank}, but the iterator reads part {train_iter.part_index} of '
+                         f'{parts}: build it with num_parts=kv.num_workers, part_index=kv.rank')
+    return kv, kv.rank, kv.num_workers
 
 
 def _restore_best(net, ckpt, best_params_mem, ctxs):

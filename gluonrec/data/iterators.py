@@ -71,7 +71,17 @@ class RatingIter(mx.io.DataIter):
             raise ValueError(f'ratings must be numeric, got dtype {rating.dtype}')
         if not np.isfinite(rating).all():
             raise ValueError('ratings contain NaN or infinite values')
+        if num_parts > 1 and last_batch_handle == 'roll_over':
+            raise ValueError("last_batch_handle='roll_over' cannot keep shards in step; "
+                             "use 'pad' or 'discard' with num_parts > 1")
         shard = np.array_split(np.arange(len(user)), num_parts)[part_index]
+        # Shards differ in size by at most one rating; every shard yields as many batches
+        # as the largest ('pad') or the smallest ('discard') would, so that workers
+        # training in lock step (dist_sync) make the same number of steps.
+        sizes = (len(user) // num_parts + (len(user) % num_parts > 0), len(user) // num_parts)
+        self._shard_batches = {'pad': -(-sizes[0] // batch_size) if num_parts > 1 else None,
+                               'discard': sizes[1] // batch_size if num_parts > 1 else None
+                               }.get(last_batch_handle)
         self._user = np.ascontiguousarray(user[shard], dtype=np.int32)
         self._item = np.ascontiguousarray(item[shard], dtype=np.int32)
         self._rating = np.ascontiguousarray(rating[shard], dtype=np.float32)
@@ -82,6 +92,7 @@ class RatingIter(mx.io.DataIter):
                              "ratings and last_batch_handle='discard' would yield nothing")
         self.batch_size = int(batch_size)
         self.shuffle, self.seed = shuffle, seed
+        self.num_parts, self.part_index = num_parts, part_index
         self.last_batch_handle = last_batch_handle
         self.ctx = ctx if ctx is not None else mx.cpu()
         self.data_names, self.label_name = tuple(data_names), label_name
@@ -126,7 +137,12 @@ class RatingIter(mx.io.DataIter):
             order = np.concatenate([self._carry, order])
         n, size = len(order), self.batch_size
         full = n // size
-        if self.last_batch_handle == 'pad' and n % size:
+        if self._shard_batches is not None and self.last_batch_handle == 'pad' and \
+                self._shard_batches * size > n:
+            order = np.concatenate([order, np.resize(order, self._shard_batches * size - n)])
+            self._pad_last = self._shard_batches * size - n
+            full = self._shard_batches
+        elif self.last_batch_handle == 'pad' and n % size:
             # Pad to a whole batch with examples from the start of the epoch, as
             # NDArrayIter does; wrap again if the data is shorter than the padding.
             need = size - n % size
@@ -135,6 +151,8 @@ class RatingIter(mx.io.DataIter):
             full += 1
         else:
             self._pad_last = 0
+        if self._shard_batches is not None and self.last_batch_handle == 'discard':
+            full = min(full, self._shard_batches)
         if self.last_batch_handle == 'roll_over':
             self._carry = order[full * size:]
         order = order[:full * size]

@@ -4,7 +4,7 @@ import numpy as np
 from .._compat import mx
 from mxnet import gluon, init
 
-__all__ = ['RecModel', 'check_positive_int']
+__all__ = ['RecModel', 'RowSparseEmbedding', 'check_positive_int', 'make_embedding', 'table']
 
 
 def _initializer(name, scale):
@@ -15,6 +15,50 @@ def _initializer(name, scale):
     if name == 'xavier':
         return init.Xavier()
     raise ValueError(f"initializer must be 'normal', 'uniform' or 'xavier', got {name!r}")
+
+
+class RowSparseEmbedding(gluon.HybridBlock):
+    """An embedding table stored as row_sparse, for parameter-server training.
+
+    Its forward pulls only the rows a batch uses (``Parameter.row_sparse_data``), so a
+    distributed job moves rows touched, not whole tables, in both directions. It runs
+    imperatively only: a model holding one cannot be hybridized.
+    """
+
+    def __init__(self, input_dim, output_dim, weight_initializer=None, **kwargs):
+        super().__init__(**kwargs)
+        self.input_dim, self.output_dim = input_dim, output_dim
+        self.weight = self.params.get('weight', shape=(input_dim, output_dim),
+                                      init=weight_initializer, stype='row_sparse',
+                                      grad_stype='row_sparse')
+
+    def forward(self, x):
+        if not isinstance(x, mx.nd.NDArray):
+            raise RuntimeError('a model with row_sparse_weights=True cannot be hybridized')
+        weight = self.weight.row_sparse_data(x)
+        return mx.nd.Embedding(x, weight, input_dim=self.input_dim,
+                               output_dim=self.output_dim, sparse_grad=True)
+
+    def table(self):
+        """The whole table as a dense NDArray (pulled from the kvstore when training)."""
+        ctx = self.weight.list_ctx()[0]
+        rows = mx.nd.arange(self.input_dim, ctx=ctx)
+        return self.weight.row_sparse_data(rows).tostype('default')
+
+
+def make_embedding(num, dim, sparse_grad, row_sparse_weights, weight_initializer):
+    """nn.Embedding, or a RowSparseEmbedding for parameter-server training."""
+    if row_sparse_weights:
+        return RowSparseEmbedding(num, dim, weight_initializer=weight_initializer)
+    return gluon.nn.Embedding(num, dim, sparse_grad=sparse_grad,
+                              weight_initializer=weight_initializer)
+
+
+def table(block):
+    """The dense weight matrix of an embedding block, as an NDArray."""
+    if isinstance(block, RowSparseEmbedding):
+        return block.table()
+    return block.weight.data(block.weight.list_ctx()[0])
 
 
 def check_positive_int(name, value):
@@ -39,6 +83,10 @@ class RecModel(gluon.HybridBlock):
     sparse_grad : bool
         Give the embedding tables row_sparse gradients, so an update touches only the
         rows in the batch (with a lazy optimiser such as adam, sgd or adagrad).
+    row_sparse_weights : bool
+        Store the tables as row_sparse too (``RowSparseEmbedding``; implies sparse
+        gradients), for parameter-server training where workers then push and pull only
+        the rows a batch touches. Such a model runs imperatively (no hybridize).
     initializer : {'normal', 'uniform', 'xavier'}
     init_scale : float
         Standard deviation ('normal') or half-width ('uniform') of the embeddings.
@@ -48,7 +96,7 @@ class RecModel(gluon.HybridBlock):
     feature_range = (-1.0, 1.0)
 
     def __init__(self, num_users, num_items, user_factors, item_factors, sparse_grad=False,
-                 initializer='normal', init_scale=0.1, **kwargs):
+                 initializer='normal', init_scale=0.1, row_sparse_weights=False, **kwargs):
         super().__init__(**kwargs)
         for name, value in (('num_users', num_users), ('num_items', num_items),
                             ('user_factors', user_factors), ('item_factors', item_factors)):
@@ -56,20 +104,21 @@ class RecModel(gluon.HybridBlock):
         if init_scale <= 0:
             raise ValueError(f'init_scale must be > 0, got {init_scale}')
         self.num_users, self.num_items = int(num_users), int(num_items)
-        self.sparse_grad = bool(sparse_grad)
+        self.row_sparse_weights = bool(row_sparse_weights)
+        self.sparse_grad = bool(sparse_grad) or self.row_sparse_weights
         weight_init = _initializer(initializer, init_scale)
         with self.name_scope():
-            self.user_embedding = gluon.nn.Embedding(num_users, user_factors,
-                                                     sparse_grad=sparse_grad,
-                                                     weight_initializer=weight_init)
-            self.item_embedding = gluon.nn.Embedding(num_items, item_factors,
-                                                     sparse_grad=sparse_grad,
-                                                     weight_initializer=weight_init)
+            self.user_embedding = self._embedding(num_users, user_factors, weight_init)
+            self.item_embedding = self._embedding(num_items, item_factors, weight_init)
         self.config = {}
+
+    def _embedding(self, num, dim, weight_initializer):
+        return make_embedding(num, dim, self.sparse_grad, self.row_sparse_weights,
+                              weight_initializer)
 
     def _set_config(self, **kwargs):
         """Record the constructor arguments (JSON-serialisable) to rebuild the model."""
-        self.config = dict(kwargs)
+        self.config = dict(kwargs, row_sparse_weights=self.row_sparse_weights)
 
     def embedding_tables(self):
         """(block, 'user' or 'item') for each table a batch looks rows up in."""
@@ -93,11 +142,11 @@ class RecModel(gluon.HybridBlock):
 
     def user_factors(self):
         """The effective user embedding matrix, numpy (num_users, user_factors)."""
-        return self.user_embedding.weight.data(self._first_ctx()).asnumpy()
+        return table(self.user_embedding).asnumpy()
 
     def item_factors(self):
         """The effective item embedding matrix, numpy (num_items, item_factors)."""
-        return self.item_embedding.weight.data(self._first_ctx()).asnumpy()
+        return table(self.item_embedding).asnumpy()
 
     def _first_ctx(self):
         return self.user_embedding.weight.list_ctx()[0]

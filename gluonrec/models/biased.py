@@ -1,9 +1,10 @@
 """Biased matrix factorisation: global offset, user and item biases, dot product."""
 import numpy as np
 
-from .._compat import mx
-from mxnet import gluon, init
+from .._compat import mx  # noqa: F401  (numpy aliases before mxnet)
+from mxnet import init
 
+from .base import table
 from .mf import MatrixFactorization
 
 __all__ = ['BiasedMF']
@@ -20,14 +21,13 @@ class BiasedMF(MatrixFactorization):
     """
 
     def __init__(self, num_users, num_items, num_factors=16, sparse_grad=False,
-                 initializer='normal', init_scale=0.1, **kwargs):
+                 initializer='normal', init_scale=0.1, row_sparse_weights=False, **kwargs):
         super().__init__(num_users, num_items, num_factors, sparse_grad=sparse_grad,
-                         initializer=initializer, init_scale=init_scale, **kwargs)
+                         initializer=initializer, init_scale=init_scale,
+                         row_sparse_weights=row_sparse_weights, **kwargs)
         with self.name_scope():
-            self.user_bias = gluon.nn.Embedding(num_users, 1, sparse_grad=sparse_grad,
-                                                weight_initializer=init.Zero())
-            self.item_bias = gluon.nn.Embedding(num_items, 1, sparse_grad=sparse_grad,
-                                                weight_initializer=init.Zero())
+            self.user_bias = self._embedding(num_users, 1, init.Zero())
+            self.item_bias = self._embedding(num_items, 1, init.Zero())
             self.global_bias = self.params.get('global_bias', shape=(1,), init=init.Zero())
 
     def hybrid_forward(self, F, user, item, global_bias):
@@ -42,8 +42,7 @@ class BiasedMF(MatrixFactorization):
         """(global, user biases (num_users,), item biases (num_items,)) as numpy."""
         ctx = self._first_ctx()
         return (float(self.global_bias.data(ctx).asnumpy()[0]),
-                self.user_bias.weight.data(ctx).asnumpy()[:, 0],
-                self.item_bias.weight.data(ctx).asnumpy()[:, 0])
+                table(self.user_bias).asnumpy()[:, 0], table(self.item_bias).asnumpy()[:, 0])
 
     def score_matrix(self, users, items=None):
         users = np.asarray(users)

@@ -26,11 +26,12 @@ class MatrixFactorization(RecModel):
     """
 
     def __init__(self, num_users, num_items, num_factors=16, sparse_grad=False,
-                 initializer='normal', init_scale=0.1, **kwargs):
+                 initializer='normal', init_scale=0.1, row_sparse_weights=False, **kwargs):
         check_positive_int('num_factors', num_factors)
         super().__init__(num_users, num_items, num_factors, num_factors,
                          sparse_grad=sparse_grad, initializer=initializer,
-                         init_scale=init_scale, **kwargs)
+                         init_scale=init_scale, row_sparse_weights=row_sparse_weights,
+                         **kwargs)
         self.num_factors = int(num_factors)
         self._set_config(num_users=self.num_users, num_items=self.num_items,
                          num_factors=self.num_factors, sparse_grad=self.sparse_grad,

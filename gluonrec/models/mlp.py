@@ -33,13 +33,15 @@ class MLPRecommender(RecModel):
 
     def __init__(self, num_users, num_items, num_factors=16, user_factors=None,
                  item_factors=None, hidden=(64, 32), activation='relu', dropout=0.0,
-                 sparse_grad=False, initializer='normal', init_scale=0.1, **kwargs):
+                 sparse_grad=False, initializer='normal', init_scale=0.1,
+                 row_sparse_weights=False, **kwargs):
         check_positive_int('num_factors', num_factors)
         user_factors = int(user_factors or num_factors)
         item_factors = int(item_factors or num_factors)
         super().__init__(num_users, num_items, user_factors, item_factors,
                          sparse_grad=sparse_grad, initializer=initializer,
-                         init_scale=init_scale, **kwargs)
+                         init_scale=init_scale, row_sparse_weights=row_sparse_weights,
+                         **kwargs)
         if activation not in _ACTIVATIONS:
             raise ValueError(f'activation must be one of {_ACTIVATIONS}, got {activation!r}')
         if not 0.0 <= dropout < 1.0:

@@ -28,9 +28,16 @@ class NonNegativeMF(BiasedMF):
     feature_range = (0.0, 1.0)
 
     def __init__(self, num_users, num_items, num_factors=16, use_bias=False,
-                 sparse_grad=False, initializer='uniform', init_scale=0.3, **kwargs):
+                 sparse_grad=False, initializer='uniform', init_scale=0.3,
+                 row_sparse_weights=False, **kwargs):
+        if row_sparse_weights:
+            # Row-sparse tables are updated on the parameter servers, where the
+            # projection onto >= 0 could not be applied after each update.
+            raise ValueError('nnmf does not support row_sparse_weights=True; use dense '
+                             'weights (sparse_grad is fine) for distributed training')
         super().__init__(num_users, num_items, num_factors, sparse_grad=sparse_grad,
-                         initializer=initializer, init_scale=init_scale, **kwargs)
+                         initializer=initializer, init_scale=init_scale,
+                         row_sparse_weights=row_sparse_weights, **kwargs)
         self.use_bias = bool(use_bias)
         if not self.use_bias:
             # Biases pinned at zero: one forward for both variants, and nothing trains them.
