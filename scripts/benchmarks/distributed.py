@@ -1,0 +1,135 @@
+#!/usr/bin/env python
+"""Parameter-server training speed on one machine: 1, 2 and 4 workers against one process.
+
+Trains biased MF (k=16, sparse gradients, Adam) on the 1.7M synthetic Jester-scale ratings
+for a fixed number of batches per worker at a fixed global batch size, and reports
+ratings per second for the whole job, the communication share (time beyond the same
+row_sparse model trained in one process), and the bytes a batch moves: row_sparse
+(rows the batch touches, both ways) against the dense alternative (whole tables).
+
+Each job is started with gluonrec.launch on 127.0.0.1. This machine has 2 cores, so
+local scaling is flat or worse by construction: what the numbers show is the overhead
+of the parameter server and that traffic follows the rows touched.
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def worker(args):
+    from gluonrec._compat import mx
+    from gluonrec.data import MinMaxScaler, RatingIter, make_synthetic
+    from gluonrec.models import get_model
+    from gluonrec.train import fit
+    data = make_synthetic(59132, 150, args.ratings, seed=0)
+    dist = args.kvstore.startswith('dist')
+    kv = mx.kv.create(args.kvstore) if dist else args.kvstore
+    rank, workers = (kv.rank, kv.num_workers) if dist else (0, 1)
+    net = get_model('biased_mf', num_users=data.num_users, num_items=data.num_items,
+                    num_factors=16, sparse_grad=True, row_sparse_weights=args.row_sparse)
+    scaler = MinMaxScaler.from_scale(data.scale)
+    it = RatingIter.from_ratings(data, scaler, batch_size=args.batch_size // workers, seed=0,
+                                 num_parts=workers, part_index=rank)
+
+    class Stop:
+        def __init__(self):
+            self.start = None
+
+        def on_batch_end(self, epoch, batch):
+            if batch == 9:  # time from the 10th batch on: start-up and first pulls excluded
+                mx.nd.waitall()
+                self.start = time.perf_counter()
+            return batch + 1 >= args.batches
+
+        def __call__(self, record):
+            return False
+
+    stop = Stop()
+    fit(net, it, epochs=1, optimizer='adam', learning_rate=0.01, ctx='cpu', kvstore=kv,
+        seed=0, log_interval=None, callbacks=[stop], progress=False)
+    mx.nd.waitall()
+    seconds = time.perf_counter() - stop.start
+    timed = (args.batches - 10) * (args.batch_size // workers)
+    # traffic of the batches this worker saw: distinct rows per table, per batch
+    order = it.epoch_indices()[:args.batches * it.batch_size].reshape(args.batches, -1)
+    users = np.mean([len(np.unique(it._user[b])) for b in order])
+    items = np.mean([len(np.unique(it._item[b])) for b in order])
+    with open(os.path.join(args.out, f'rank-{rank}.json'), 'w') as out:
+        json.dump({'rank': rank, 'workers': workers, 'seconds': seconds, 'ratings': timed,
+                   'rows_user': float(users), 'rows_item': float(items),
+                   'num_users': data.num_users, 'num_items': data.num_items}, out)
+    return 0
+
+
+def run(workers, servers, args, kvstore, row_sparse):
+    with tempfile.TemporaryDirectory() as out:
+        cmd = [sys.executable, os.path.abspath(__file__), '--role-worker', '--out', out,
+               '--kvstore', kvstore, '--batches', str(args.batches), '--batch-size',
+               str(args.batch_size), '--ratings', str(args.ratings)] + \
+            (['--row-sparse'] if row_sparse else [])
+        if kvstore.startswith('dist'):
+            cmd = [sys.executable, '-m', 'gluonrec.launch', '-n', str(workers), '-s',
+                   str(servers), '--timeout', '900', '--'] + cmd
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise RuntimeError(f'job failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}')
+        ranks = [json.load(open(os.path.join(out, name))) for name in sorted(os.listdir(out))]
+    seconds = max(r['seconds'] for r in ranks)
+    return {'rate': sum(r['ratings'] for r in ranks) / seconds, 'ranks': ranks,
+            'per_batch': seconds / (args.batches - 10)}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('--ratings', type=int, default=1_700_000)
+    parser.add_argument('--batch-size', type=int, default=4096, help='global batch size')
+    parser.add_argument('--batches', type=int, default=110, help='batches per worker')
+    parser.add_argument('--workers', type=int, nargs='+', default=[1, 2, 4])
+    parser.add_argument('--role-worker', action='store_true', help=argparse.SUPPRESS)
+    parser.add_argument('--out', help=argparse.SUPPRESS)
+    parser.add_argument('--kvstore', default='device', help=argparse.SUPPRESS)
+    parser.add_argument('--row-sparse', action='store_true', help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.role_worker:
+        return worker(args)
+    dense = run(1, 0, args, 'device', False)
+    local_rs = run(1, 0, args, 'device', True)
+    print(f'biased_mf k=16, global batch {args.batch_size}, {args.batches} batches per worker '
+          f'(first 10 untimed), {args.ratings:,} synthetic ratings, one machine, 2 cores')
+    print(f'{"setting":<44}{"ratings/s":>12}{"vs 1 process":>14}{"comm share":>12}')
+    print(f'{"one process, hybridized, dense tables":<44}{dense["rate"]:>12,.0f}{1:>13.2f}x'
+          f'{"":>12}')
+    print(f'{"one process, row_sparse tables (imperative)":<44}{local_rs["rate"]:>12,.0f}'
+          f'{local_rs["rate"] / dense["rate"]:>13.2f}x{"":>12}')
+    traffic = None
+    for workers in args.workers:
+        job = run(workers, 1, args, 'dist_sync', True)
+        # per-batch compute of one worker's share, from the one-process row_sparse run
+        compute = local_rs['per_batch'] / workers
+        share = max(0.0, 1 - compute / job['per_batch'])
+        print(f'{f"dist_sync, {workers} worker(s), 1 server":<44}{job["rate"]:>12,.0f}'
+              f'{job["rate"] / dense["rate"]:>13.2f}x{share:>11.0%}')
+        traffic = job['ranks'][0]
+    k, floats = 16, 4
+    rows = traffic['rows_user'] + traffic['rows_item']
+    sparse_bytes = 2 * rows * ((k + 1) * floats + 8)  # factors + bias + row id, push and pull
+    dense_bytes = 2 * (traffic['num_users'] + traffic['num_items']) * (k + 1) * floats
+    print(f'\nbytes per batch per worker ({traffic["workers"]} workers): row_sparse '
+          f'{sparse_bytes:,.0f} ({traffic["rows_user"]:.0f} user + {traffic["rows_item"]:.0f} '
+          f'item rows touched, pushed and pulled) vs dense {dense_bytes:,.0f} (all '
+          f'{traffic["num_users"]:,} + {traffic["num_items"]} rows): '
+          f'{dense_bytes / sparse_bytes:,.0f}x less')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
