@@ -412,8 +412,8 @@ def fit(net, train_iter, val_iter=None, epochs=10, optimizer='adam', learning_ra
         ``python -m gluonrec.launch``. Each worker must iterate over its own shard
         (``RatingIter(num_parts=kv.num_workers, part_index=kv.rank)``); every worker
         validates (so all take the same early-stopping decision) but only rank 0 logs
-        epochs and writes checkpoints. In a distributed job the optimizer state lives on
-        the servers, so a resumed run restarts it (parameters and history are restored).
+        epochs and writes checkpoints. The optimizer state lives on the servers there, so
+        ``resume`` is refused in a distributed job.
     log_interval : int or None
         Log ``Epoch e / E | Batch b | Mean Loss: x`` every this many batches.
     callbacks : sequence of callables
@@ -461,11 +461,12 @@ def fit(net, train_iter, val_iter=None, epochs=10, optimizer='adam', learning_ra
     opt_params = dict(optimizer_params or {})
     opt_params.update(learning_rate=learning_rate, wd=wd)
     kv, rank, workers = _kvstore(kvstore, train_iter, net)
+    distributed = isinstance(kv, mx.kvstore.KVStore) and 'dist' in kv.type
     # A projection (nnmf) must act on the copy that is updated: update on the workers.
-    local_update = False if workers > 1 and type(net).constrain is not _no_constraint \
+    local_update = False if distributed and type(net).constrain is not _no_constraint \
         else None
     step_divisor = None  # per batch: its size
-    if workers > 1:
+    if distributed:
         # Servers sum the workers' gradients and receive the optimizer before the first
         # step, so the scale of the global batch is fixed up front (MXNet refuses to
         # change it later): the sum becomes the mean over all workers' examples.
@@ -478,8 +479,9 @@ def fit(net, train_iter, val_iter=None, epochs=10, optimizer='adam', learning_ra
     history, start_epoch, start_batch = History(), 0, 0
     best_rmse, best_params_mem = math.inf, None
     ckpt = _Checkpoints(checkpoint_dir) if checkpoint_dir and chief else None
-    if resume and ckpt is None and checkpoint_dir:  # other ranks read rank 0's checkpoint
-        ckpt = _Checkpoints(checkpoint_dir)
+    if resume and distributed:
+        # The optimizer state lives on the servers, out of the checkpoint's reach.
+        raise ValueError('resume=True is not supported with a distributed kvstore')
     if resume:
         state = ckpt.load()
         if state is not None:
@@ -581,10 +583,12 @@ def fit(net, train_iter, val_iter=None, epochs=10, optimizer='adam', learning_ra
                     break
             if bar is not None:
                 bar.close()
+            # Reading the loss waits for MXNet's queued work, so the time is the real one.
+            train_loss = epoch_sum.asscalar() / max(seen, 1)
+            mx.nd.waitall()
             elapsed = time.time() - tic
             finished_epoch = not (stop or interrupted) or (
                 hasattr(train_iter, '__len__') and nbatch + 1 >= len(train_iter))
-            train_loss = epoch_sum.asscalar() / max(seen, 1)
             _check_finite(train_loss, epoch, nbatch, checkpoint_dir)
             if not finished_epoch:
                 if ckpt is not None and chief:
@@ -606,14 +610,15 @@ def fit(net, train_iter, val_iter=None, epochs=10, optimizer='adam', learning_ra
                     raise FloatingPointError(f'validation RMSE is {scores["rmse"]} after '
                                              f'epoch {epoch + 1}')
             history.append(record)
-            (logger.info if chief else logger.debug)('Epoch %d / %d | train loss %.4f | val RMSE %s | val MAE %s | '
-                        '%.1f s | %.0f ratings/s', epoch + 1, epochs, train_loss,
-                        _fmt(record.get('val_rmse')), _fmt(record.get('val_mae')), elapsed,
-                        record['ratings_per_sec'])
+            report = logger.info if chief else logger.debug
+            report('Epoch %d / %d | train loss %.4f | val RMSE %s | val MAE %s | '
+                   '%.1f s | %.0f ratings/s', epoch + 1, epochs, train_loss,
+                   _fmt(record.get('val_rmse')), _fmt(record.get('val_mae')), elapsed,
+                   record['ratings_per_sec'])
             improved = record.get('val_rmse') is not None and record['val_rmse'] < best_rmse
             if improved:
                 best_rmse = record['val_rmse']
-                if ckpt is None and patience and workers == 1:
+                if ckpt is None and patience and not distributed:
                     best_params_mem = {name: p.data(ctxs[0]).copy()
                                        for name, p in net.collect_params().items()}
             if ckpt is not None and chief:
@@ -625,7 +630,7 @@ def fit(net, train_iter, val_iter=None, epochs=10, optimizer='adam', learning_ra
             if any(hook(record) for hook in epoch_hooks):
                 logger.info('stopping after epoch %d', epoch + 1)
                 break
-    if patience and best_rmse < math.inf and workers == 1:
+    if patience and best_rmse < math.inf and not distributed:
         # (In a parameter-server job the servers hold the parameters: the last ones stay.)
         _restore_best(net, ckpt, best_params_mem, ctxs)
     if interrupted:
