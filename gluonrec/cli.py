@@ -16,7 +16,8 @@ from .persist import save_model
 from .presets import preset
 from .train import fit, resolve_ctx
 
-__all__ = ['ScriptError', 'run_main', 'add_training_args', 'apply_preset', 'train_and_save',
+__all__ = ['ScriptError', 'run_main', 'add_training_args', 'add_model_dir_args',
+           'apply_preset', 'positive_int', 'share', 'train_and_save',
            'configure_logging']
 
 logger = logging.getLogger(__name__)
@@ -58,44 +59,36 @@ def configure_logging(verbose=False):
                         format='%(message)s', stream=sys.stdout)
 
 
-def _positive_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f'{text!r} is not an integer') from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f'must be >= 1, got {value}')
-    return value
+def _checked(convert, ok, requirement):
+    """An argparse type: ``convert`` the text, then require ``ok(value)``."""
+    noun = 'an integer' if convert is int else 'a number'
+
+    def parse(text):
+        try:
+            value = convert(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f'{text!r} is not {noun}') from None
+        if not ok(value):
+            raise argparse.ArgumentTypeError(f'must be {requirement}, got {value}')
+        return value
+    return parse
 
 
-def _positive_float(text):
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f'{text!r} is not a number') from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f'must be > 0, got {value}')
-    return value
+positive_int = _checked(int, lambda v: v >= 1, '>= 1')
+_positive_float = _checked(float, lambda v: v > 0, '> 0')
+_non_negative_float = _checked(float, lambda v: v >= 0, '>= 0')
+_fraction = _checked(float, lambda v: 0 < v < 1, 'strictly between 0 and 1')
+share = _checked(float, lambda v: 0 < v <= 1, 'in (0, 1]')
 
 
-def _non_negative_float(text):
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f'{text!r} is not a number') from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f'must be >= 0, got {value}')
-    return value
-
-
-def _fraction(text):
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f'{text!r} is not a number') from None
-    if not 0 < value < 1:
-        raise argparse.ArgumentTypeError(f'must lie strictly between 0 and 1, got {value}')
-    return value
+def add_model_dir_args(parser, default=None):
+    """--model-dir (required when there is no default) and --json."""
+    if default is None:
+        parser.add_argument('--model-dir', required=True, help='model folder')
+    else:
+        parser.add_argument('--model-dir', default=default,
+                            help='model folder (default: %(default)s)')
+    parser.add_argument('--json', action='store_true', help='print JSON instead of text')
 
 
 def _ctx_spec(text):
@@ -122,12 +115,12 @@ def add_training_args(parser, family, out):
     g.add_argument('--model', choices=model_names(), default=p['model'],
                    help='model from the registry (default: %(default)s, the most accurate '
                         f'on {family})')
-    g.add_argument('--num-factors', type=_positive_int,
+    g.add_argument('--num-factors', type=positive_int,
                    help=f'embedding width k (default: {p["num_factors"]})')
-    g.add_argument('--epochs', type=_positive_int,
+    g.add_argument('--epochs', type=positive_int,
                    help=f'maximum epochs (default: {p["epochs"] * 2}, stopping early on the '
                         'validation split)')
-    g.add_argument('--batch-size', type=_positive_int,
+    g.add_argument('--batch-size', type=positive_int,
                    help=f'ratings per batch (default: {p["batch_size"]})')
     g.add_argument('--optimizer',
                    help=f'any MXNet optimizer: adagrad, adam, sgd, ... '
@@ -157,7 +150,7 @@ def add_training_args(parser, family, out):
                    help='continue from the checkpoint in OUT.checkpoints (written after every '
                         'epoch and on Ctrl-C)')
     g.add_argument('--out', default=out, help='model folder to write (default: %(default)s)')
-    g.add_argument('--log-interval', type=_positive_int, default=200,
+    g.add_argument('--log-interval', type=positive_int, default=200,
                    help='log the mean loss every N batches (default: %(default)s)')
     g.add_argument('--no-progress', action='store_true', help='no progress bar')
     g.add_argument('--plot', metavar='PNG', help='also write a plot of the training curves')
@@ -187,14 +180,15 @@ def train_and_save(ratings, args, extra=None):
         raise ScriptError(f'{ratings.name}: only {len(ratings)} ratings, too few to train')
     train, val = random_split(ratings, args.val_fraction, seed=args.seed)
     kv, rank, workers = _connect(args.kvstore)
+    distributed = not isinstance(kv, str)
     sparse = not args.dense_grad
     # On a parameter server, sparse gradients need row_sparse tables; nnmf's projection
     # must run where the update happens, so it trains with dense gradients there.
-    if workers > 1 and args.model == 'nnmf':
+    if distributed and args.model == 'nnmf':
         sparse = False
     net = get_model(args.model, num_users=ratings.num_users, num_items=ratings.num_items,
                     num_factors=args.num_factors, sparse_grad=sparse,
-                    row_sparse_weights=sparse and workers > 1)
+                    row_sparse_weights=sparse and distributed)
     # Non-negative models cannot output negative values: they train on (0, 1).
     scaler = MinMaxScaler.from_scale(ratings.scale, net.feature_range)
     # Each worker reads its shard with its share of the global batch size.

@@ -9,7 +9,8 @@ training. Relevant items: held-out ratings >= --threshold, or else each user's t
 import argparse
 import sys
 
-from gluonrec.cli import ScriptError, print_json, run_main
+from gluonrec.cli import (ScriptError, add_model_dir_args, positive_int, print_json, run_main,
+                          share)
 from gluonrec.evaluation import evaluate_recommender
 from gluonrec.persist import load_model
 
@@ -17,24 +18,19 @@ from gluonrec.persist import load_model
 def build_parser():
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('--model-dir', required=True, help='model folder')
-    parser.add_argument('-k', type=int, default=10, help='list length (default: %(default)s)')
+    add_model_dir_args(parser)
+    parser.add_argument('-k', type=positive_int, default=10,
+                        help='list length (default: %(default)s)')
     parser.add_argument('--threshold', type=float,
                         help='relevant: held-out rating >= this value')
-    parser.add_argument('--top-quantile', type=float, default=0.15,
+    parser.add_argument('--top-quantile', type=share, default=0.15,
                         help="relevant: the user's top share of held-out ratings, used when "
                              'no --threshold is given (default: %(default)s)')
-    parser.add_argument('--json', action='store_true', help='print JSON instead of text')
     return parser
 
 
 def body(argv):
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if args.k < 1:
-        parser.error(f'-k must be >= 1, got {args.k}')
-    if args.threshold is None and not 0 < args.top_quantile <= 1:
-        parser.error(f'--top-quantile must lie in (0, 1], got {args.top_quantile}')
+    args = build_parser().parse_args(argv)
     rec = load_model(args.model_dir)
     if rec.test is None:
         raise ScriptError(f'{args.model_dir}: no held-out split (test.npz) saved with it')

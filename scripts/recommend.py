@@ -10,7 +10,8 @@ import sys
 
 import numpy as np
 
-from gluonrec.cli import ScriptError, print_json, run_main
+from gluonrec.cli import (ScriptError, add_model_dir_args, positive_int, print_json,
+                          run_main)
 from gluonrec.persist import load_model
 from gluonrec.recommend import recommend
 
@@ -19,22 +20,17 @@ def build_parser():
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('user_id', help='raw user id, as in the ratings file')
-    parser.add_argument('--model-dir', default=os.path.join('models', 'movielens'),
-                        help='model folder (default: %(default)s)')
-    parser.add_argument('-n', type=int, default=10,
+    add_model_dir_args(parser, os.path.join('models', 'movielens'))
+    parser.add_argument('-n', type=positive_int, default=10,
                         help='how many recommendations (default: %(default)s)')
     parser.add_argument('--fallback', choices=['popular', 'bias'],
                         help='for an unknown user, list popular or top-bias items '
                              'instead of failing')
-    parser.add_argument('--json', action='store_true', help='print JSON instead of text')
     return parser
 
 
 def body(argv):
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if args.n < 1:
-        parser.error(f'-n must be >= 1, got {args.n}')
+    args = build_parser().parse_args(argv)
     rec = load_model(args.model_dir)
     try:
         user = int(args.user_id)

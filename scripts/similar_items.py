@@ -10,7 +10,8 @@ import argparse
 import os
 import sys
 
-from gluonrec.cli import ScriptError, print_json, run_main
+from gluonrec.cli import (ScriptError, add_model_dir_args, positive_int, print_json,
+                          run_main)
 from gluonrec.data import load_jester_jokes
 from gluonrec.persist import load_model
 from gluonrec.similarity import similar_items
@@ -20,21 +21,16 @@ def build_parser():
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('joke_id', help='raw joke id, as in jester_ratings.dat')
-    parser.add_argument('--model-dir', default=os.path.join('models', 'jester'),
-                        help='model folder written by train_jester.py (default: %(default)s)')
+    add_model_dir_args(parser, os.path.join('models', 'jester'))
     parser.add_argument('--jokes', metavar='PATH',
                         help='jester_items.dat (default: the texts saved with the model)')
-    parser.add_argument('-k', type=int, default=3,
+    parser.add_argument('-k', type=positive_int, default=3,
                         help='how many similar jokes to show (default: %(default)s)')
-    parser.add_argument('--json', action='store_true', help='print JSON instead of text')
     return parser
 
 
 def body(argv):
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if args.k < 1:
-        parser.error(f'-k must be >= 1, got {args.k}')
+    args = build_parser().parse_args(argv)
     rec = load_model(args.model_dir)
     if args.jokes:
         rec.item_names = load_jester_jokes(args.jokes)

@@ -48,7 +48,7 @@ def main(argv=None):
     rank, workers = (kv.rank, kv.num_workers) if not isinstance(kv, str) else (0, 1)
     net = get_model(args.model, num_users=ratings.num_users, num_items=ratings.num_items,
                     num_factors=8, sparse_grad=args.sparse,
-                    row_sparse_weights=args.sparse and workers > 1)
+                    row_sparse_weights=args.sparse and not isinstance(kv, str))
     scaler = MinMaxScaler.from_scale(ratings.scale, net.feature_range)
     it = RatingIter.from_ratings(train, scaler, batch_size=args.batch_size // workers, seed=0,
                                  num_parts=workers, part_index=rank)

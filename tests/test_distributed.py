@@ -134,3 +134,14 @@ def test_unsharded_iterator_is_refused_in_a_dist_job():
         _kvstore(FakeKV(), it, sparse)
     shard = RatingIter([0, 1], [0, 1], [0.0, 1.0], batch_size=1, num_parts=2, part_index=1)
     assert _kvstore(FakeKV(), shard, net)[1:] == (1, 2)
+
+
+def test_regression_one_worker_dist_job(tmp_path):
+    """A dist kvstore with a single worker still updates on the server, so the gradient
+    scale must be fixed up front there too (MXNet raised 'Possible change in the
+    batch_size' on the first step)."""
+    proc, _, token = _launch(tmp_path, 1, 1, '--kvstore', 'dist_sync', '--epochs', '1',
+                             '--sparse')
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert json.loads((tmp_path / 'rank-0.json').read_text())['workers'] == 1
+    assert not _leftovers(token)

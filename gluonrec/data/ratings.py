@@ -97,7 +97,8 @@ class Ratings:
                 raise ValueError(f'{key} has {value} entries but rating has {n}')
         if not self.scale[0] < self.scale[1]:
             raise ValueError(f'scale must be (low, high) with low < high, got {scale}')
-        for key, ids, size in (('user', self.user, self.num_users), ('item', self.item, self.num_items)):
+        for key, ids, size in (('user', self.user, self.num_users),
+                               ('item', self.item, self.num_items)):
             if n and (ids.min() < 0 or ids.max() >= size):
                 raise ValueError(f'inner {key} ids must lie in [0, {size}), '
                                  f'got [{ids.min()}, {ids.max()}]')

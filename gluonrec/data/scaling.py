@@ -76,4 +76,5 @@ class MinMaxScaler:
         return cls(state['low'], state['high'], tuple(state['feature_range']))
 
     def __repr__(self):
-        return f'MinMaxScaler(low={self.low}, high={self.high}, feature_range={self.feature_range})'
+        return (f'MinMaxScaler(low={self.low}, high={self.high}, '
+                f'feature_range={self.feature_range})')

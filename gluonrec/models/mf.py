@@ -1,7 +1,6 @@
 """Matrix factorisation: the dot product of a user and an item embedding."""
 import numpy as np
 
-from .._compat import mx
 from .base import RecModel, check_positive_int
 
 __all__ = ['MatrixFactorization']

@@ -1,5 +1,5 @@
 """A multi-layer perceptron over concatenated user and item embeddings."""
-from .._compat import mx
+from .._compat import mx  # noqa: F401  (numpy aliases before mxnet)
 from mxnet import gluon
 
 from .base import RecModel, check_positive_int
