@@ -28,13 +28,14 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 from gluonrec._compat import mx  # noqa: E402
-from gluonrec._io import atomic_path, write_text  # noqa: E402
+from gluonrec._io import atomic_path  # noqa: E402
 from gluonrec.data import (MinMaxScaler, RatingIter, load_jester, load_movielens,  # noqa: E402
                            load_triples, make_synthetic, random_split)
 from gluonrec.models import get_model  # noqa: E402
 from gluonrec.presets import preset  # noqa: E402
 from gluonrec.train import evaluate, fit  # noqa: E402
 from _blog import blog_train  # noqa: E402
+from _results import update_results  # noqa: E402
 from _split_io import scores, write_split  # noqa: E402
 
 MODELS = ('biased_mf', 'mf', 'nnmf', 'mlp')
@@ -189,39 +190,6 @@ def plot(results, path, title, target):
     plt.close(fig)
 
 
-def update_results(path, key, section):
-    """Replace this data set's section of RESULTS.md, keeping the others."""
-    begin, end = f'<!-- results:{key} -->', f'<!-- /results:{key} -->'
-    text = open(path).read() if os.path.isfile(path) else RESULTS_HEADER
-    block = f'{begin}\n{section}\n{end}'
-    if begin in text:
-        head, rest = text.split(begin, 1)
-        text = head + block + rest.split(end, 1)[1]
-    else:
-        text = text.rstrip('\n') + '\n\n' + block + '\n'
-    write_text(path, text)
-
-
-RESULTS_HEADER = """# Benchmark results
-
-Regenerate a section with `python scripts/benchmarks/compare.py --data NAME`
-(`jester`, `ml-100k`, `synthetic`, or a path; data from `$GLUONREC_DATA`, default
-`../shared/data`). Install what it needs with `pip install -e '.[cpu,bench]'`; the
-PyTorch baseline runs in its own environment:
-`python3 -m venv .venv-torch && .venv-torch/bin/pip install torch==2.13.0 numpy`, then
-`--torch-python .venv-torch/bin/python`.
-
-Protocol: one seeded (seed 0) 80/20 random split per data set; every system trains on the
-same 80% and is scored on the same 20%; RMSE and MAE on the original rating scale with
-predictions clipped to it. gluonrec uses its presets (tuned on a validation slice of the
-80%, never on the 20%) for a fixed number of epochs. "s to RMSE x": training seconds
-until the test RMSE first reached the best RMSE of Surprise SVD with its defaults
-(per-epoch curves; Surprise SVD's own curve comes from separate fits with 1, 2, 5, 10
-and 20 epochs). All timings are from one run of the script on the machine named, a
-shared 2-core machine, so compare ratios within a section, not across sections.
-"""
-
-
 def machine():
     import pandas
     versions = f'python {platform.python_version()}, mxnet {mx.__version__}, ' \
@@ -314,12 +282,14 @@ def main(argv=None):
                 if versions else ''), '', body, '']
     surprise_svd = svd[0] if svd else None
     if surprise_svd:
+        ratio = ours['rmse'] / surprise_svd['rmse']
         lines.append(f"Best gluonrec ({ours['system']}): RMSE {ours['rmse']:.4f} vs Surprise "
-                     f"SVD {surprise_svd['rmse']:.4f} (ratio {ours['rmse'] / surprise_svd['rmse']:.3f}).")
+                     f"SVD {surprise_svd['rmse']:.4f} (ratio {ratio:.3f}).")
         reach = time_to(ours.get('curve'), target)
         if reach is not None:
             lines.append(f"gluonrec reached Surprise SVD's best RMSE after {reach:.2f} s of "
-                         f"training; Surprise SVD's own fit took {surprise_svd['fit_seconds']:.2f} s.")
+                         f"training; Surprise SVD's own fit took "
+                         f"{surprise_svd['fit_seconds']:.2f} s.")
     blog = results[-1]
     fast = max((r for r in results if r['system'].startswith('gluonrec')),
                key=lambda r: r['ratings_per_sec'])

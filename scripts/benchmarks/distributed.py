@@ -3,8 +3,9 @@
 
 Trains biased MF (k=16, sparse gradients, Adam) on the 1.7M synthetic Jester-scale ratings
 for a fixed number of batches per worker at a fixed global batch size, and reports
-ratings per second for the whole job, the communication share (time beyond the same
-row_sparse model trained in one process), and the bytes a batch moves: row_sparse
+ratings per second for the whole job, the overhead share (per-batch time beyond a worker's
+share of the same row_sparse model's time in one process: communication, plus contention
+when workers outnumber cores), and the bytes a batch moves: row_sparse
 (rows the batch touches, both ways) against the dense alternative (whole tables).
 
 Each job is started with gluonrec.launch on 127.0.0.1. This machine has 2 cores, so
@@ -20,6 +21,8 @@ import tempfile
 import time
 
 import numpy as np
+
+from _results import update_results
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -94,6 +97,8 @@ def main(argv=None):
     parser.add_argument('--batch-size', type=int, default=4096, help='global batch size')
     parser.add_argument('--batches', type=int, default=110, help='batches per worker')
     parser.add_argument('--workers', type=int, nargs='+', default=[1, 2, 4])
+    parser.add_argument('--results', default=os.path.join(HERE, 'RESULTS.md'),
+                        help='Markdown file to update (default: %(default)s); "-" for none')
     parser.add_argument('--role-worker', action='store_true', help=argparse.SUPPRESS)
     parser.add_argument('--out', help=argparse.SUPPRESS)
     parser.add_argument('--kvstore', default='device', help=argparse.SUPPRESS)
@@ -103,31 +108,38 @@ def main(argv=None):
         return worker(args)
     dense = run(1, 0, args, 'device', False)
     local_rs = run(1, 0, args, 'device', True)
-    print(f'biased_mf k=16, global batch {args.batch_size}, {args.batches} batches per worker '
-          f'(first 10 untimed), {args.ratings:,} synthetic ratings, one machine, 2 cores')
-    print(f'{"setting":<44}{"ratings/s":>12}{"vs 1 process":>14}{"comm share":>12}')
-    print(f'{"one process, hybridized, dense tables":<44}{dense["rate"]:>12,.0f}{1:>13.2f}x'
-          f'{"":>12}')
-    print(f'{"one process, row_sparse tables (imperative)":<44}{local_rs["rate"]:>12,.0f}'
-          f'{local_rs["rate"] / dense["rate"]:>13.2f}x{"":>12}')
+    lines = [f'{"setting":<44}{"ratings/s":>12}{"vs 1 process":>14}{"overhead":>10}']
+    lines.append(f'{"one process, hybridized (sparse gradients)":<44}{dense["rate"]:>12,.0f}'
+                 f'{1:>13.2f}x')
+    lines.append(f'{"one process, row_sparse tables (imperative)":<44}'
+                 f'{local_rs["rate"]:>12,.0f}{local_rs["rate"] / dense["rate"]:>13.2f}x')
     traffic = None
     for workers in args.workers:
         job = run(workers, 1, args, 'dist_sync', True)
         # per-batch compute of one worker's share, from the one-process row_sparse run
         compute = local_rs['per_batch'] / workers
         share = max(0.0, 1 - compute / job['per_batch'])
-        print(f'{f"dist_sync, {workers} worker(s), 1 server":<44}{job["rate"]:>12,.0f}'
-              f'{job["rate"] / dense["rate"]:>13.2f}x{share:>11.0%}')
+        lines.append(f'{f"dist_sync, {workers} worker(s), 1 server":<44}{job["rate"]:>12,.0f}'
+                     f'{job["rate"] / dense["rate"]:>13.2f}x{share:>10.0%}')
         traffic = job['ranks'][0]
     k, floats = 16, 4
     rows = traffic['rows_user'] + traffic['rows_item']
     sparse_bytes = 2 * rows * ((k + 1) * floats + 8)  # factors + bias + row id, push and pull
     dense_bytes = 2 * (traffic['num_users'] + traffic['num_items']) * (k + 1) * floats
-    print(f'\nbytes per batch per worker ({traffic["workers"]} workers): row_sparse '
-          f'{sparse_bytes:,.0f} ({traffic["rows_user"]:.0f} user + {traffic["rows_item"]:.0f} '
-          f'item rows touched, pushed and pulled) vs dense {dense_bytes:,.0f} (all '
-          f'{traffic["num_users"]:,} + {traffic["num_items"]} rows): '
-          f'{dense_bytes / sparse_bytes:,.0f}x less')
+    summary = (f'Bytes per batch per worker ({traffic["workers"]} workers): row_sparse '
+               f'{sparse_bytes:,.0f} ({traffic["rows_user"]:.0f} user + '
+               f'{traffic["rows_item"]:.0f} item rows touched, pushed and pulled) against '
+               f'{dense_bytes:,.0f} for whole tables (all {traffic["num_users"]:,} + '
+               f'{traffic["num_items"]} rows): {dense_bytes / sparse_bytes:,.0f}x less.')
+    head = (f'biased_mf k=16, global batch {args.batch_size}, {args.batches} batches per '
+            f'worker (first 10 untimed), {args.ratings:,} synthetic ratings, one machine with '
+            f'{os.cpu_count()} cores')
+    section = '\n'.join(['## Parameter-server training on one machine', '',
+                          '`python scripts/benchmarks/distributed.py`: ' + head, '', '```',
+                          *lines, '```', '', summary])
+    print(section)
+    if args.results != '-':
+        update_results(args.results, 'distributed', section)
     return 0
 
 

@@ -17,7 +17,6 @@ import os
 import sys
 import time
 
-import numpy as np
 
 from gluonrec.data import (MinMaxScaler, RatingIter, load_jester, load_jester_jokes,
                            load_movielens, random_split)
@@ -26,6 +25,9 @@ from gluonrec.models import get_model
 from gluonrec.persist import Recommender
 from gluonrec.similarity import similar_items
 from gluonrec.train import fit
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _results import update_results  # noqa: E402
 
 # The blog post exists in two published versions with different neighbours of joke 10;
 # each is identified by a phrase of the joke's text, looked up in jester_items.dat.
@@ -122,6 +124,10 @@ def main(argv=None):
     parser.add_argument('--fast', action='store_true',
                         help='batch 256 instead of Keras\' 32 for protocol 1 (about 8x faster)')
     parser.add_argument('--only', choices=['keras100k', 'keras1m', 'jester'], nargs='+')
+    parser.add_argument('--results', default=os.path.join(os.path.dirname(
+        os.path.abspath(__file__)), 'RESULTS.md'),
+        help='Markdown file whose "reproduce" section is replaced (default: %(default)s); '
+             '"-" for none')
     args = parser.parse_args(argv)
     rows, neighbours = [], []
     todo = args.only or ['keras100k', 'keras1m', 'jester']
@@ -133,14 +139,20 @@ def main(argv=None):
             keras_1m(args.ml1m, 'ml-1m', rows)
     if 'jester' in todo:
         mxnet_jester(args.root, rows, neighbours)
-    print('| protocol | metric | published | gluonrec | notes |')
-    print('| --- | --- | ---: | ---: | --- |')
+    lines = ['## Reproducing the published blog results', '',
+             f'`python scripts/benchmarks/reproduce.py{" --fast" if args.fast else ""}`; '
+             'protocols as published unless the notes say otherwise.', '',
+             '| protocol | metric | published | gluonrec | notes |',
+             '| --- | --- | ---: | ---: | --- |']
     for name, metric, published, ours, note in rows:
         pub = '-' if published is None else f'{published:.4f}'
-        print(f'| {name} | {metric} | {pub} | {ours:.4f} | {note} |')
-    for line in neighbours:
-        print('- ' + line)
-
+        lines.append(f'| {name} | {metric} | {pub} | {ours:.4f} | {note} |')
+    lines += [''] + ['- ' + line for line in neighbours]
+    section = '\n'.join(lines)
+    print(section)
+    if args.results != '-' and not args.only:
+        update_results(args.results, 'reproduce', section)
+    return 0
 
 if __name__ == '__main__':
     sys.exit(main())
