@@ -160,8 +160,22 @@ def _load_table(path, table, scale, name, on_bad_lines='error', item_names=None)
                             item_names=item_names)
 
 
+def _head(path, size=65536):
+    """The first ``size`` bytes of a plain or gzip file, decoded leniently; reads no more."""
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f'{path}: no such file')
+    with open(path, 'rb') as handle:
+        gzipped = handle.read(2) == b'\x1f\x8b'
+    try:
+        with (gzip.open if gzipped else open)(path, 'rb') as handle:
+            return handle.read(size).decode('utf-8', 'replace')
+    except (OSError, EOFError) as exc:
+        raise ValueError(f'{path}: corrupt gzip file ({exc})') from None
+
+
 def _first_line(path):
-    return _read_bytes(path).split(b'\n', 1)[0].decode('utf-8', 'replace')
+    return _head(path).split('\n', 1)[0].rstrip('\r')
 
 
 def load_jester(path, jokes=None, on_bad_lines='error'):
@@ -281,7 +295,7 @@ def detect_movielens(folder):
         return 'ml-100k'
     if os.path.isfile(os.path.join(folder, 'ratings.dat')):
         # ml-1m rates in whole stars; ml-10m in half stars.
-        sample = _read_bytes(os.path.join(folder, 'ratings.dat'))[:200000].decode('latin-1')
+        sample = _head(os.path.join(folder, 'ratings.dat'), 200000)
         half = any('.5' in line.split('::')[2] for line in sample.splitlines()
                    if line.count('::') == 3)
         return 'ml-10m' if half else 'ml-1m'
