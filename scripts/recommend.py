@@ -32,11 +32,10 @@ def build_parser():
 def body(argv):
     args = build_parser().parse_args(argv)
     rec = load_model(args.model_dir)
-    try:
-        user = int(args.user_id)
-    except ValueError:
+    user = rec.user_map.canonical(args.user_id)
+    known = user is not None
+    if not known:
         user = args.user_id
-    known = rec.user_map.contains(user)[0]
     if not known and args.fallback is None:
         raise ScriptError(f'unknown user {args.user_id!r}: not in the training data '
                           '(use --fallback popular for a default list)')

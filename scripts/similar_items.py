@@ -50,11 +50,8 @@ def body(argv):
 
 
 def _parse_id(text, rec):
-    try:
-        value = int(text)
-    except ValueError:
-        value = text
-    if not rec.item_map.contains(value)[0]:
+    value = rec.item_map.canonical(text)
+    if value is None:
         raise ScriptError(f'unknown joke id {text!r}: the model knows ids '
                           f'{rec.item_map.raw_ids.min()}..{rec.item_map.raw_ids.max()} '
                           f'({len(rec.item_map)} jokes)')

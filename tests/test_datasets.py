@@ -34,6 +34,8 @@ def test_raw_and_inner_ids_stay_apart(jester_files):
     with pytest.raises(KeyError, match='unknown item 6'):
         r.item_map.to_inner(6, 'item')
     assert r.to_dataframe()['item'].tolist()[:3] == [5, 7, 8]
+    assert r.item_map.canonical('150') == 150 and isinstance(r.item_map.canonical('7'), int)
+    assert r.item_map.canonical('6') is None and r.user_map.canonical('x', 'none') == 'none'
 
 
 def test_jokes_multi_paragraph_and_html_stripped(jester_files):

@@ -4,11 +4,11 @@ from .datasets import (JESTER_SCALE, detect_movielens, load_jester, load_jester_
                        load_movielens, load_triples)
 from .scaling import MinMaxScaler
 from .split import cold_start_counts, kfold, random_split, user_holdout_split
-from .synthetic import make_synthetic
+from .synthetic import make_jester_scale, make_synthetic
 from .download import fetch, data_home
 from .iterators import RatingIter
 
 __all__ = ['IdMap', 'Ratings', 'JESTER_SCALE', 'detect_movielens', 'load_jester',
            'load_jester_jokes', 'load_movielens', 'load_triples', 'MinMaxScaler',
            'cold_start_counts', 'kfold', 'random_split', 'user_holdout_split',
-           'make_synthetic', 'fetch', 'data_home', 'RatingIter']
+           'make_synthetic', 'make_jester_scale', 'fetch', 'data_home', 'RatingIter']

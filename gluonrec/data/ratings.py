@@ -49,6 +49,12 @@ class IdMap:
         codes = codes.astype(np.int32)
         return int(codes[0]) if scalar else codes
 
+    def canonical(self, raw, default=None):
+        """The stored raw id equal to ``raw`` (so '9' typed on a command line gives the
+        integer 9 of an integer map), or ``default`` when it is unknown."""
+        codes = self._index.get_indexer(np.atleast_1d(self._coerce(raw)))
+        return default if codes[0] < 0 else self.to_raw(codes[0])
+
     def to_raw(self, inner):
         """Raw ids of inner ids (numpy scalars converted to Python ones)."""
         out = self.raw_ids[np.asarray(inner)]

@@ -3,7 +3,7 @@ import numpy as np
 
 from .ratings import Ratings
 
-__all__ = ['make_synthetic']
+__all__ = ['make_synthetic', 'make_jester_scale']
 
 
 def make_synthetic(num_users=1000, num_items=150, num_ratings=20000, rank=4,
@@ -50,3 +50,9 @@ def make_synthetic(num_users=1000, num_items=150, num_ratings=20000, rank=4,
                       np.arange(1, num_items + 1), scale, name=name)
     ratings.truth = {'user_factors': p, 'item_factors': q, 'user_bias': bu, 'item_bias': bi}
     return ratings
+
+
+def make_jester_scale(num_ratings=1_700_000, seed=0):
+    """The benchmarks' speed set: Jester dataset 2's shape (59,132 users, 150 jokes,
+    1.7M ratings by default) with a planted structure, on the -10..10 scale."""
+    return make_synthetic(59132, 150, num_ratings, seed=seed, name='synthetic')

@@ -30,7 +30,7 @@ sys.path.insert(0, HERE)
 from gluonrec._compat import mx  # noqa: E402
 from gluonrec._io import atomic_path  # noqa: E402
 from gluonrec.data import (MinMaxScaler, RatingIter, load_jester, load_movielens,  # noqa: E402
-                           load_triples, make_synthetic, random_split)
+                           load_triples, make_jester_scale, random_split)
 from gluonrec.models import get_model  # noqa: E402
 from gluonrec.presets import preset  # noqa: E402
 from gluonrec.train import evaluate, fit  # noqa: E402
@@ -49,7 +49,7 @@ def load(name, root):
     if name == 'ml-100k':
         return load_movielens(os.path.join(root, 'ml-100k')), 'movielens', 'MovieLens 100k'
     if name == 'synthetic':
-        return make_synthetic(59132, 150, 1_700_000, seed=0, name='synthetic'), 'jester', \
+        return make_jester_scale(), 'jester', \
             'synthetic Jester-scale (1.7M ratings, 59,132 users x 150 items)'
     if os.path.isdir(name) or os.path.basename(name) in ('u.data', 'ratings.dat',
                                                           'ratings.csv'):

@@ -29,10 +29,10 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 def worker(args):
     from gluonrec._compat import mx
-    from gluonrec.data import MinMaxScaler, RatingIter, make_synthetic
+    from gluonrec.data import MinMaxScaler, RatingIter, make_jester_scale
     from gluonrec.models import get_model
     from gluonrec.train import fit
-    data = make_synthetic(59132, 150, args.ratings, seed=0)
+    data = make_jester_scale(args.ratings)
     dist = args.kvstore.startswith('dist')
     kv = mx.kv.create(args.kvstore) if dist else args.kvstore
     rank, workers = (kv.rank, kv.num_workers) if dist else (0, 1)

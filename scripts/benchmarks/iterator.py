@@ -12,7 +12,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from gluonrec._compat import mx  # noqa: E402
-from gluonrec.data import MinMaxScaler, RatingIter, make_synthetic  # noqa: E402
+from gluonrec.data import MinMaxScaler, RatingIter, make_jester_scale  # noqa: E402
 from _blog import blog_iter_rate  # noqa: E402
 
 
@@ -33,7 +33,7 @@ def main(argv=None):
     parser.add_argument('--cap', type=float, default=5.0,
                         help='seconds for the blog-style iterator (default: %(default)s)')
     args = parser.parse_args(argv)
-    data = make_synthetic(59132, 150, args.ratings, seed=0)
+    data = make_jester_scale(args.ratings)
     scaler = MinMaxScaler.from_scale(data.scale)
     scaled = scaler.transform(data.rating)
     blog = blog_iter_rate(data.user, data.item, scaled, seconds=args.cap, batch_size=64)

@@ -13,7 +13,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from gluonrec._compat import mx  # noqa: E402
-from gluonrec.data import MinMaxScaler, RatingIter, make_synthetic  # noqa: E402
+from gluonrec.data import MinMaxScaler, RatingIter, make_jester_scale  # noqa: E402
 from gluonrec.models import get_model  # noqa: E402
 from gluonrec.presets import preset  # noqa: E402
 from gluonrec.train import fit  # noqa: E402
@@ -37,7 +37,7 @@ def main(argv=None):
     parser.add_argument('--cap', type=float, default=20.0,
                         help='seconds for the blog-style run (default: %(default)s)')
     args = parser.parse_args(argv)
-    data = make_synthetic(59132, 150, args.ratings, seed=0)
+    data = make_jester_scale(args.ratings)
     scaler = MinMaxScaler.from_scale(data.scale)
     scaled = scaler.transform(data.rating)
     _, blog, _ = blog_train(data.user, data.item, scaled, data.num_users, data.num_items,
