@@ -4,7 +4,7 @@
 Ranks jokes by the cosine similarity of their item factors in a model saved by
 train_jester.py. JOKE_ID is the raw joke id as in the Jester files (1..150). The
 original MXNet blog passed a 0-based position instead: its example "9" is joke 10 here
-("Two cannibals are eating a clown...").
+(the cannibals-and-clown joke).
 """
 import argparse
 import os

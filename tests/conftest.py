@@ -29,11 +29,12 @@ def _seed():
 JESTER_DAT = ('1\t\t5\t\t0.219\n1\t\t7\t\t-9.281\n1\t\t8\t\t-9.281\n2\t\t5\t\t-10\n'
               '2\t\t7\t\t3.5\n3\t\t150\t\t9.999\n3\t\t5\t\t1.25\n')
 JESTER_CSV = 'userId,jokeId,rating\n' + JESTER_DAT.replace('\t\t', ',').rstrip('\n')
-JOKES = ('1:\n\nA man visits the doctor. The doctor says, "I have bad news".\n\n'
-         'The man replies, "Well, thank God!"\n\n\n'
-         '5:\n\n<p>Q. What&#39;s O. J. Simpson&#39;s web address?<br />\n'
-         'A. Slash, slash, backslash &amp; escape.</p>\n\n\n'
-         '7:\n\nHow many feminists does it take to screw in a light bulb?\n\n\n'
+# Made-up texts in the layout of jester_items.dat (no real joke is copied here).
+JOKES = ('1:\n\nA tester walks into a bar. She orders "1 beer".\n\n'
+         'Then she orders "-1 beers", "NaN beers" and "a lizard".\n\n\n'
+         '5:\n\n<p>Q. What&#39;s a parser&#39;s favourite meal?<br />\n'
+         'A. Tokens &amp; trees.</p>\n\n\n'
+         '7:\n\nWhy did the gradient stop descending?\n\n\n'
          '8:\n\nEight\n\n150:\n\nThe last joke.\n')
 
 

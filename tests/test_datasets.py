@@ -1,4 +1,5 @@
 import gzip
+import hashlib
 import os
 import time
 
@@ -41,9 +42,8 @@ def test_raw_and_inner_ids_stay_apart(jester_files):
 def test_jokes_multi_paragraph_and_html_stripped(jester_files):
     jokes = load_jester_jokes(jester_files['jokes'])
     assert sorted(jokes) == [1, 5, 7, 8, 150]
-    assert jokes[1].count('\n\n') == 1 and jokes[1].startswith('A man visits')
-    assert jokes[5] == ("Q. What's O. J. Simpson's web address? "
-                        'A. Slash, slash, backslash & escape.')
+    assert jokes[1].count('\n\n') == 1 and jokes[1].startswith('A tester walks')
+    assert jokes[5] == "Q. What's a parser's favourite meal? A. Tokens & trees."
     assert '<' not in jokes[5] and '&amp;' not in jokes[5]
     assert jokes[150] == 'The last joke.'
 
@@ -151,7 +151,9 @@ def test_real_jester_sample(shared_data):
     assert r.rating.min() == pytest.approx(-9.95) and r.rating.max() == pytest.approx(9.9)
     assert elapsed < 5  # generous: catches a per-line Python loop, not a benchmark
     jokes = load_jester_jokes(os.path.join(shared_data, 'jester', 'jester_items.dat'))
-    assert len(jokes) == 150 and jokes[10].startswith('Two cannibals are eating a clown')
+    assert len(jokes) == 150
+    # joke 10, the blog's example, as a digest: the texts may not be copied into the repo
+    assert hashlib.md5(jokes[10].encode()).hexdigest() == '1469a19e9f46162cee50a4dc1a9d73b5'
     ds2 = load_jester(os.path.join(shared_data, 'jester', 'ds2-sample', 'jester_ratings.csv'))
     assert (len(ds2), ds2.num_users, ds2.num_items) == (38217, 906, 140)
 

@@ -198,4 +198,6 @@ def test_real_jester_default_run(shared_data, tmp_path):
     rmse = float(re.search(r'Validation on .*: RMSE ([0-9.]+)', proc.stdout).group(1))
     assert rmse < 4.15  # constant mean: 5.22, bias only: about 4.34
     sim = run('similar_items.py', 9, '--model-dir', tmp_path / 'j', cwd=tmp_path).stdout
-    assert 'A country guy goes into a city bar' in sim
+    from gluonrec.data import load_jester_jokes
+    text = load_jester_jokes(os.path.join(shared_data, 'jester', 'jester_items.dat'))[9]
+    assert sim.splitlines()[1] == f'[9] {text.splitlines()[0]}'
