@@ -217,7 +217,7 @@ class Recommender:
         return model_name_of(self.net)
 
     def _ctx(self):
-        return self.net.user_embedding.weight.list_ctx()[0]
+        return self.net._first_ctx()
 
     def to_original(self, scaled):
         """Network outputs -> ratings, clipped to the rating scale."""

@@ -197,15 +197,22 @@ def evaluate(net, data, scaler=None, ctx=None, batch_size=65536):
     dict
         ``rmse``, ``mae`` (original scale) and ``n``.
     """
-    if not isinstance(data, mx.io.DataIter):
-        data = RatingIter.from_ratings(data, scaler=scaler, batch_size=batch_size,
-                                       shuffle=False, last_batch_handle='pad')
+    data = _as_iter(data, scaler, batch_size)
     pred, label = predict_iter(net, data, ctx=ctx if ctx is not None else _net_ctx(net))
     if scaler is not None:
         pred = np.clip(scaler.inverse_transform(pred), scaler.low, scaler.high)
         label = scaler.inverse_transform(label)
     return {'rmse': metrics.rmse(label, pred), 'mae': metrics.mae(label, pred),
             'n': int(len(label))}
+
+
+def _as_iter(data, scaler, batch_size=65536):
+    """``data`` itself if it is an iterator, else an unshuffled, padded RatingIter over the
+    ``Ratings`` (scaled by ``scaler``) for evaluation."""
+    if isinstance(data, mx.io.DataIter):
+        return data
+    return RatingIter.from_ratings(data, scaler=scaler, batch_size=batch_size, shuffle=False,
+                                  last_batch_handle='pad')
 
 
 def _net_ctx(net):
@@ -267,11 +274,12 @@ class _Checkpoints:
         self.best = None  # file name of the best parameters so far
         os.makedirs(folder, exist_ok=True)
 
-    def _path(self, name):
+    def path(self, name):
+        """The path of file ``name`` in the checkpoint folder."""
         return os.path.join(self.folder, name)
 
     def load(self):
-        path = self._path(CHECKPOINT_FILE)
+        path = self.path(CHECKPOINT_FILE)
         if not os.path.isfile(path):
             return None
         try:
@@ -283,7 +291,7 @@ class _Checkpoints:
             raise ValueError(f'{path}: corrupt checkpoint ({exc!r})') from None
         for key in ('params', 'states', 'best_params'):
             name = state.get(key)
-            if name and not os.path.isfile(self._path(name)):
+            if name and not os.path.isfile(self.path(name)):
                 raise ValueError(f'{path}: names {name}, which is missing')
         self.best = state.get('best_params')
         return state
@@ -291,26 +299,23 @@ class _Checkpoints:
     def save(self, net, trainer, state, best_changed):
         tag = f"{state['epoch']:04d}-{state['batch']:06d}"
         params, states = f'params-{tag}.params', f'optimizer-{tag}.nd'
-        with atomic_path(self._path(params)) as tmp:
+        with atomic_path(self.path(params)) as tmp:
             net.save_parameters(tmp)
         arrays, meta = _optimizer_arrays(trainer)
-        with atomic_path(self._path(states)) as tmp:
+        with atomic_path(self.path(states)) as tmp:
             mx.nd.save(tmp, arrays)
         if best_changed:
             best = f'best-{tag}.params'
-            with atomic_path(self._path(best)) as tmp:
+            with atomic_path(self.path(best)) as tmp:
                 net.save_parameters(tmp)
             self.best = best
         state['best_params'] = self.best
         state.update(params=params, states=states, optimizer=meta)
-        write_json(self._path(CHECKPOINT_FILE), state)
+        write_json(self.path(CHECKPOINT_FILE), state)
         keep = {params, states, state.get('best_params')}
         for name in os.listdir(self.folder):
             if name.endswith(('.params', '.nd')) and name not in keep:
-                os.remove(self._path(name))
-
-    def path(self, name):
-        return self._path(name)
+                os.remove(self.path(name))
 
 
 def _load_params(net, path, ctxs):
@@ -450,9 +455,8 @@ def fit(net, train_iter, val_iter=None, epochs=10, optimizer='adam', learning_ra
     if resume and not checkpoint_dir:
         raise ValueError('resume=True needs checkpoint_dir')
     ctxs = resolve_ctx(ctx)
-    if val_iter is not None and not isinstance(val_iter, mx.io.DataIter):
-        val_iter = RatingIter.from_ratings(val_iter, scaler=scaler, batch_size=65536,
-                                           shuffle=False)
+    if val_iter is not None:
+        val_iter = _as_iter(val_iter, scaler)  # once, not at every epoch's evaluation
     _initialize(net, ctxs, seed)
     if getattr(net, 'row_sparse_weights', False):
         hybridize = False  # row_sparse tables pull rows per batch, imperatively
