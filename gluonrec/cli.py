@@ -4,23 +4,17 @@ import json
 import logging
 import os
 import sys
-import time
 
-import numpy as np
-
-from .data import MinMaxScaler, RatingIter, random_split
+from .context import resolve_ctx
 from .data.download import data_home
-from .metrics import mae, rmse
-from .models import get_model, model_names
-from .persist import save_model
+from .models import model_names
 from .presets import preset
-from .train import fit, resolve_ctx
+from .recipe import train_model
+from .train import plot_history
 
 __all__ = ['ScriptError', 'run_main', 'add_training_args', 'add_model_dir_args',
-           'apply_preset', 'positive_int', 'share', 'train_and_save',
-           'configure_logging']
-
-logger = logging.getLogger(__name__)
+           'training_kwargs', 'positive_int', 'share', 'train_and_save', 'checkpoint_dir',
+           'configure_logging', 'default_data_dir', 'print_json']
 
 
 class ScriptError(Exception):
@@ -99,14 +93,10 @@ def _ctx_spec(text):
     return text
 
 
-_PRESET_FLAGS = ('num_factors', 'epochs', 'batch_size', 'optimizer', 'lr', 'wd', 'reg',
-                 'patience')
-
-
 def add_training_args(parser, family, out):
     """Flags shared by the training scripts. Flags left unset take the preset of the
-    chosen model for ``family`` (see gluonrec/presets.py); call ``apply_preset`` after
-    parsing."""
+    chosen model for ``family`` (see gluonrec/presets.py): ``training_kwargs`` passes
+    them on as None."""
     p = preset(family)
     parser.set_defaults(preset_family=family)
     g = parser.add_argument_group(
@@ -157,102 +147,52 @@ def add_training_args(parser, family, out):
     return parser
 
 
-def apply_preset(args):
-    """Fill the flags the user left unset from the preset of ``args.model``."""
-    p = preset(args.preset_family, args.model)
-    p['epochs'] *= 2  # a cap: early stopping on the validation split ends the run
-    for key in _PRESET_FLAGS:
-        if getattr(args, key) is None:
-            setattr(args, key, p[key])
-    return args
+def training_kwargs(args):
+    """The keyword arguments of ``train_model`` that the flags of ``add_training_args``
+    carry; flags left unset stay None, for the preset to fill."""
+    return dict(model=args.model, family=args.preset_family, val_fraction=args.val_fraction,
+                num_factors=args.num_factors, epochs=args.epochs, batch_size=args.batch_size,
+                optimizer=args.optimizer, lr=args.lr, wd=args.wd, reg=args.reg,
+                patience=args.patience, sparse_grad=False if args.dense_grad else None,
+                seed=args.seed, ctx=args.ctx, kvstore=args.kvstore,
+                checkpoint_dir=checkpoint_dir(args.out), resume=args.resume,
+                log_interval=args.log_interval, progress=False if args.no_progress else None)
 
 
 def train_and_save(ratings, args, extra=None):
-    """Split, scale, train with the flags in ``args``, save to ``args.out``, report.
+    """Train with the flags in ``args``, save to ``args.out``, print the summary.
 
     Returns
     -------
     dict
-        Summary: val_rmse, val_mae, baseline_rmse, seconds, out.
+        ``TrainedModel.summary()`` plus ``out``.
     """
-    apply_preset(args)
     if len(ratings) < 10:
         raise ScriptError(f'{ratings.name}: only {len(ratings)} ratings, too few to train')
-    train, val = random_split(ratings, args.val_fraction, seed=args.seed)
-    kv, rank, workers = _connect(args.kvstore)
-    distributed = not isinstance(kv, str)
-    sparse = not args.dense_grad
-    # On a parameter server, sparse gradients need row_sparse tables; nnmf's projection
-    # must run where the update happens, so it trains with dense gradients there.
-    if distributed and args.model == 'nnmf':
-        sparse = False
-    net = get_model(args.model, num_users=ratings.num_users, num_items=ratings.num_items,
-                    num_factors=args.num_factors, sparse_grad=sparse,
-                    row_sparse_weights=sparse and distributed)
-    # Non-negative models cannot output negative values: they train on (0, 1).
-    scaler = MinMaxScaler.from_scale(ratings.scale, net.feature_range)
-    # Each worker reads its shard with its share of the global batch size.
-    train_iter = RatingIter.from_ratings(train, scaler,
-                                         batch_size=max(1, args.batch_size // workers),
-                                         seed=args.seed, num_parts=workers, part_index=rank)
-    val_iter = RatingIter.from_ratings(val, scaler, batch_size=65536, shuffle=False)
-    checkpoints = _checkpoint_dir(args)
-    logger.info('%s: %d ratings, %d users, %d items; training %s on %d, validating on %d',
-                ratings.name, len(ratings), ratings.num_users, ratings.num_items, args.model,
-                len(train), len(val))
-    tic = time.time()
-    history = fit(net, train_iter, val_iter, epochs=args.epochs, optimizer=args.optimizer,
-                  learning_rate=args.lr, wd=args.wd, reg=args.reg, scaler=scaler,
-                  ctx=args.ctx, kvstore=kv, log_interval=args.log_interval,
-                  checkpoint_dir=checkpoints, resume=args.resume,
-                  patience=args.patience or None, seed=args.seed,
-                  progress=False if args.no_progress else None)
-    seconds = time.time() - tic
-    if not history:
+    result = train_model(ratings, **training_kwargs(args))
+    if not result.history:
         raise ScriptError('training stopped before the first epoch ended; '
-                          f'rerun with --resume to continue from {checkpoints}')
-    best = history.best() or history[-1]
-    mean = float(np.mean(train.rating))
-    summary = {'val_rmse': best.get('val_rmse'), 'val_mae': best.get('val_mae'),
-               'best_epoch': best['epoch'],
-               'baseline_rmse': rmse(val.rating, np.full(len(val), mean)),
-               'baseline_mae': mae(val.rating, np.full(len(val), mean)),
-               'seconds': seconds, 'out': os.path.abspath(args.out)}
-    if rank != 0:  # rank 0 saves the model and reports; the others are done
+                          f'rerun with --resume to continue from {checkpoint_dir(args.out)}')
+    summary = dict(result.summary(), out=os.path.abspath(args.out))
+    if result.rank != 0:  # rank 0 saves the model and reports; the others are done
         return summary
-    settings = {key: getattr(args, key) for key in ('model', 'num_factors', 'epochs',
-                'batch_size', 'optimizer', 'lr', 'wd', 'reg', 'val_fraction', 'seed')}
-    save_model(args.out, net, train, scaler, history=history, test=val,
-               extra={'settings': settings, **(extra or {})})
+    result.save(args.out, extra=extra)
     if args.plot:
-        from .train import plot_history
-        plot_history(history, args.plot, title=f'{args.model} on {ratings.name}')
+        plot_history(result.history, args.plot,
+                     title=f'{result.settings["model"]} on {ratings.name}')
     lo, hi = ratings.scale
-    print(f'\nValidation on the {lo:g}..{hi:g} scale (best epoch {best["epoch"]}): '
+    print(f'\nValidation on the {lo:g}..{hi:g} scale (best epoch {summary["best_epoch"]}): '
           f'RMSE {summary["val_rmse"]:.4f}, MAE {summary["val_mae"]:.4f}')
     print(f'Constant-mean baseline: RMSE {summary["baseline_rmse"]:.4f}, '
           f'MAE {summary["baseline_mae"]:.4f}')
-    print(f'Trained in {seconds:.1f} s; model saved to {args.out}')
+    print(f'Trained in {summary["seconds"]:.1f} s; model saved to {args.out}')
     return summary
 
 
-def _connect(kvstore):
-    """(kvstore, rank, workers): connects to the parameter server for 'dist_*' names."""
-    if not kvstore.startswith('dist'):
-        return kvstore, 0, 1
-    from ._compat import mx
-    try:
-        kv = mx.kv.create(kvstore)
-    except Exception as exc:  # MXNetError without DMLC_* variables
-        raise ScriptError(f'--kvstore {kvstore}: cannot reach the parameter server '
-                          f'({str(exc).splitlines()[0]}); start the job with '
-                          'python -m gluonrec.launch') from None
-    return kv, kv.rank, kv.num_workers
-
-
-def _checkpoint_dir(args):
-    # Beside the model folder, not in it: save_model replaces that folder whole.
-    return os.path.normpath(args.out) + '.checkpoints'
+def checkpoint_dir(out):
+    """Where a script run that saves to ``out`` keeps its checkpoints: beside the model
+    folder, not in it, because ``save_model`` replaces that folder whole."""
+    return os.path.normpath(out) + '.checkpoints'
 
 
 def default_data_dir(sub):

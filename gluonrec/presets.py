@@ -6,9 +6,13 @@ carved out for validation, ranked by validation RMSE; the test part is never use
 fixed count); the scripts treat it as a cap and stop early on their own validation split.
 """
 
-__all__ = ['PRESETS', 'DEFAULT_MODEL', 'preset']
+__all__ = ['PRESETS', 'DEFAULT_MODEL', 'TRAINING_KEYS', 'preset', 'resolve']
 
 _COMMON = {'num_factors': 16, 'wd': 0.0, 'sparse_grad': True}
+
+#: The settings a preset holds, besides the model name.
+TRAINING_KEYS = ('num_factors', 'epochs', 'batch_size', 'optimizer', 'lr', 'wd', 'reg',
+                 'patience', 'sparse_grad')
 
 PRESETS = {
     'jester': {
@@ -47,3 +51,26 @@ def preset(family, model=None):
         raise ValueError(f'no {family} preset for model {model!r}; '
                          f'choose from {sorted(PRESETS[family])}')
     return dict(PRESETS[family][model], model=model)
+
+
+def resolve(family, model=None, **given):
+    """The settings to train with: every value in ``given`` that is not None, the
+    ``family`` preset of ``model`` for the rest.
+
+    ``epochs`` left unset is the preset's count (about the best epoch when training
+    for a fixed number of epochs), doubled as a cap when early stopping is on
+    (``patience`` > 0), since early stopping then ends the run.
+
+    Returns
+    -------
+    dict
+        'model' and every key of ``TRAINING_KEYS``.
+    """
+    unknown = sorted(set(given) - set(TRAINING_KEYS))
+    if unknown:
+        raise ValueError(f'not a preset setting: {unknown[0]!r}; known: {TRAINING_KEYS}')
+    settings = preset(family, model)
+    settings.update({k: v for k, v in given.items() if v is not None})
+    if given.get('epochs') is None and settings['patience']:
+        settings['epochs'] *= 2
+    return settings

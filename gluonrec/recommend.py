@@ -1,33 +1,11 @@
 """Top-N recommendation for users, leaving out what they rated in training."""
 import numpy as np
-import scipy.sparse as sp
+
+from .ranking import top_n
 
 __all__ = ['recommend', 'recommend_all', 'top_n']
 
 _FALLBACKS = (None, 'popular', 'bias')
-
-
-def top_n(scores, n):
-    """Column indices of the ``n`` largest scores per row, best first; -inf entries are
-    never returned (their slots hold -1). Returns (indices, scores)."""
-    scores = np.asarray(scores, dtype=np.float64)
-    n = min(int(n), scores.shape[1])
-    if n < 1:
-        raise ValueError(f'n must be >= 1, got {n}')
-    top = np.argpartition(-scores, n - 1, axis=1)[:, :n]
-    top_scores = np.take_along_axis(scores, top, axis=1)
-    order = np.argsort(-top_scores, axis=1, kind='stable')
-    top = np.take_along_axis(top, order, axis=1)
-    top_scores = np.take_along_axis(top_scores, order, axis=1)
-    top[~np.isfinite(top_scores)] = -1
-    return top, top_scores
-
-
-def _rated(rec):
-    train = rec.train
-    return sp.csr_matrix((np.ones(len(train['user']), dtype=bool),
-                          (train['user'], train['item'])),
-                         shape=(len(rec.user_map), len(rec.item_map)))
 
 
 def _mask(scores, rec, users, rated, exclude_rated, exclude_untrained):
@@ -68,7 +46,7 @@ def recommend(rec, raw_user_id, n=10, exclude_rated=True, exclude_untrained=True
                            "pass fallback='popular' or 'bias' for a default list")
         return _fallback_items(rec, n, fallback)
     user = rec.user_map.to_inner(raw_user_id, 'user')
-    scores = _mask(rec.score_users([user]), rec, [user], _rated(rec), exclude_rated,
+    scores = _mask(rec.score_users([user]), rec, [user], rec.rated_matrix(), exclude_rated,
                    exclude_untrained)
     top, top_scores = top_n(scores, n)
     keep = top[0] >= 0
@@ -78,17 +56,12 @@ def recommend(rec, raw_user_id, n=10, exclude_rated=True, exclude_untrained=True
 
 def _fallback_items(rec, n, kind):
     counts = rec.item_counts
-    sums = np.bincount(rec.train['item'], weights=rec.train['rating'], minlength=len(counts))
-    means = np.divide(sums, counts, out=np.full(len(counts), -np.inf), where=counts > 0)
     if kind == 'popular':
-        key = np.where(counts > 0, counts + means / 1e6, -np.inf)  # ties broken by mean
-        score = means
-    elif hasattr(rec.net, 'biases') and getattr(rec.net, 'use_bias', True):
-        mu, _, bi = rec.net.biases()
-        score = rec.to_original(mu + bi)
-        key = np.where(counts > 0, score, -np.inf)
+        score = rec.item_means()
+        key = np.where(counts > 0, counts + score / 1e6, -np.inf)  # ties broken by mean
     else:
-        key = score = means
+        score = rec.item_baseline()
+        key = np.where(counts > 0, score, -np.inf)
     top, _ = top_n(key[None, :], n)
     top = top[0][top[0] >= 0]
     return list(zip(np.asarray(rec.item_map.to_raw(top)).tolist(), score[top].tolist()))
@@ -118,7 +91,7 @@ def recommend_all(rec, n=10, users=None, exclude_rated=True, exclude_untrained=T
     if chunk_size < 1:
         raise ValueError(f'chunk_size must be >= 1, got {chunk_size}')
     users = np.arange(len(rec.user_map)) if users is None else np.asarray(users)
-    rated = _rated(rec)
+    rated = rec.rated_matrix()
     n = min(int(n), len(rec.item_map))
     items = np.empty((len(users), n), dtype=np.int64)
     scores = np.empty((len(users), n))

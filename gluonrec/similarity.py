@@ -1,6 +1,8 @@
 """Cosine similarity over item (or user) factors: "jokes that make the same people laugh"."""
 import numpy as np
 
+from .ranking import top_n
+
 __all__ = ['similar_items', 'similar_users', 'similar_items_batch', 'cosine_top_k']
 
 
@@ -39,11 +41,7 @@ def cosine_top_k(factors, queries, k, valid=None):
     if k <= 0:
         empty = np.empty((len(queries), 0))
         return empty.astype(np.int64), empty
-    top = np.argpartition(-scores, k - 1, axis=1)[:, :k]
-    top_scores = np.take_along_axis(scores, top, axis=1)
-    order = np.argsort(-top_scores, axis=1, kind='stable')
-    top = np.take_along_axis(top, order, axis=1)
-    return top, np.take_along_axis(top_scores, order, axis=1)
+    return top_n(scores, k)
 
 
 def _source(source, kind):

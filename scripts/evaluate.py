@@ -12,7 +12,7 @@ import sys
 from gluonrec.cli import (ScriptError, add_model_dir_args, positive_int, print_json, run_main,
                           share)
 from gluonrec.evaluation import evaluate_recommender
-from gluonrec.persist import load_model
+from gluonrec import load_model
 
 
 def build_parser():

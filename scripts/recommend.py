@@ -8,11 +8,9 @@ import argparse
 import os
 import sys
 
-import numpy as np
-
 from gluonrec.cli import (ScriptError, add_model_dir_args, positive_int, print_json,
                           run_main)
-from gluonrec.persist import load_model
+from gluonrec import load_model
 from gluonrec.recommend import recommend
 
 
@@ -40,14 +38,7 @@ def body(argv):
         raise ScriptError(f'unknown user {args.user_id!r}: not in the training data '
                           '(use --fallback popular for a default list)')
     recs = recommend(rec, user, n=args.n, fallback=args.fallback)
-    liked = []
-    if known:
-        inner = rec.user_map.to_inner(user)
-        mine = rec.train['user'] == inner
-        order = np.argsort(-rec.train['rating'][mine], kind='stable')[:args.n]
-        items = rec.item_map.to_raw(rec.train['item'][mine][order])
-        liked = list(zip(np.atleast_1d(items).tolist(),
-                         rec.train['rating'][mine][order].tolist()))
+    liked = rec.top_rated(user, n=args.n) if known else []
     if args.json:
         print_json({'user': user, 'top_rated': [{'item': i, 'rating': r,
                                                  'title': rec.item_name(i)} for i, r in liked],

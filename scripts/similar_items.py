@@ -13,7 +13,7 @@ import sys
 from gluonrec.cli import (ScriptError, add_model_dir_args, positive_int, print_json,
                           run_main)
 from gluonrec.data import load_jester_jokes
-from gluonrec.persist import load_model
+from gluonrec import load_model
 from gluonrec.similarity import similar_items
 
 

@@ -4,9 +4,9 @@ import argparse
 import os
 import sys
 
-from gluonrec.cli import (ScriptError, add_training_args, configure_logging,
-                          default_data_dir, run_main, train_and_save)
-from gluonrec.data import fetch, load_movielens
+from gluonrec.cli import ScriptError, add_training_args, configure_logging, run_main, \
+    train_and_save
+from gluonrec.data import load_dataset
 
 
 def build_parser():
@@ -26,15 +26,13 @@ def build_parser():
 def body(argv):
     args = build_parser().parse_args(argv)
     configure_logging()
-    path = args.data
-    if path is None:
-        path = default_data_dir('ml-100k')
-        if not os.path.isfile(os.path.join(path, 'u.data')):
-            if args.no_download:
-                raise ScriptError(f'no ml-100k in {path}; pass --data PATH or set '
-                                  'GLUONREC_DATA')
-            path = fetch('ml-100k', os.path.dirname(path))
-    ratings = load_movielens(path)
+    if args.data:
+        ratings = load_dataset(args.data)
+    else:
+        try:
+            ratings = load_dataset('ml-100k', download=not args.no_download)
+        except FileNotFoundError as exc:
+            raise ScriptError(f'{exc}; or pass --data PATH') from None
     train_and_save(ratings, args, extra={'data': ratings.name})
 
 

@@ -11,11 +11,9 @@ import sys
 
 import numpy as np
 
-from gluonrec._compat import mx
-from gluonrec.data import MinMaxScaler, RatingIter, make_synthetic, random_split
-from gluonrec.models import get_model
-from gluonrec.persist import dense_copy
-from gluonrec.train import fit
+from gluonrec import train_model
+from gluonrec.data import make_synthetic, random_split
+from gluonrec.distributed import connect, dense_copy
 
 
 class _DieAt:
@@ -44,21 +42,15 @@ def main(argv=None):
     args = parser.parse_args(argv)
     ratings = make_synthetic(400, 60, 12000, rank=3, noise=0.05, seed=0)
     train, val = random_split(ratings, 0.2, seed=0)
-    kv = mx.kv.create(args.kvstore) if args.kvstore.startswith('dist') else args.kvstore
-    rank, workers = (kv.rank, kv.num_workers) if not isinstance(kv, str) else (0, 1)
-    net = get_model(args.model, num_users=ratings.num_users, num_items=ratings.num_items,
-                    num_factors=8, sparse_grad=args.sparse,
-                    row_sparse_weights=args.sparse and not isinstance(kv, str))
-    scaler = MinMaxScaler.from_scale(ratings.scale, net.feature_range)
-    it = RatingIter.from_ratings(train, scaler, batch_size=args.batch_size // workers, seed=0,
-                                 num_parts=workers, part_index=rank)
-    callbacks = [_DieAt(args.die_at_epoch)] if args.die_at_epoch is not None and rank == 1 \
-        else []
-    history = fit(net, it, val, epochs=args.epochs, optimizer='adam', learning_rate=0.02,
-                  scaler=scaler, ctx='cpu', kvstore=kv, seed=0, log_interval=None,
-                  callbacks=callbacks, progress=False)
+    kv, rank, workers = connect(args.kvstore)
+    die = _DieAt(args.die_at_epoch) if args.die_at_epoch is not None and rank == 1 else None
+    result = train_model(train, val, model=args.model, num_factors=8, epochs=args.epochs,
+                         batch_size=args.batch_size, optimizer='adam', lr=0.02, reg=0.0,
+                         wd=0.0, patience=0, sparse_grad=args.sparse, seed=0, ctx='cpu',
+                         kvstore=kv, callbacks=[die] if die else ())
+    history = result.history
     params = {name: p.data().asnumpy()
-              for name, p in dense_copy(net)._collect_params_with_prefix().items()}
+              for name, p in dense_copy(result.net)._collect_params_with_prefix().items()}
     np.savez(os.path.join(args.out, f'rank-{rank}.npz'), **params)
     with open(os.path.join(args.out, f'rank-{rank}.json'), 'w') as out:
         json.dump({'rank': rank, 'workers': workers, 'val_rmse': history[-1]['val_rmse'],

@@ -114,7 +114,7 @@ def test_unsharded_iterator_is_refused_in_a_dist_job():
     """Outside a job, the check is exercised with a stand-in kvstore object."""
     from gluonrec.data import RatingIter
     from gluonrec.models import get_model
-    from gluonrec.train import _kvstore
+    from gluonrec.distributed import trainer_kvstore as _kvstore
 
     class FakeKV(mx.kvstore.KVStore):
         def __init__(self):

@@ -33,7 +33,7 @@ def test_round_trip_identical_predictions(name, tmp_path):
     np.testing.assert_allclose(rec.predict(users, items), direct.predict(users, items),
                                rtol=1e-6)
     assert rec.model_name == name and rec.item_name(3) == 'item 3'
-    assert len(rec.history) == 2 and rec.test['user'].shape == test.user.shape
+    assert len(rec.history) == 2 and rec.test.user.shape == test.user.shape
     np.testing.assert_array_equal(rec.item_factors(), net.item_factors())
     config = json.loads((tmp_path / 'm' / 'config.json').read_text())
     assert config['mxnet_version'] == mx.__version__ and config['model'] == name

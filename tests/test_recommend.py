@@ -25,7 +25,7 @@ def rec():
 def test_never_recommends_rated_items(rec):
     for raw_user in rec.user_map.raw_ids[:20]:
         inner = rec.user_map.to_inner(raw_user)
-        rated = set(rec.item_map.to_raw(rec.train['item'][rec.train['user'] == inner]).tolist())
+        rated = set(rec.item_map.to_raw(rec.train.item[rec.train.user == inner]).tolist())
         items = [i for i, _ in recommend(rec, raw_user, n=30)]
         assert not rated & set(items)
         assert len(items) == len(set(items)) == min(30, 30 - len(rated))
@@ -64,7 +64,7 @@ def test_top_n_pads_exhausted_rows():
 
 def test_evaluate_recommender(rec):
     out = evaluate_recommender(rec, rec.test, k=5, threshold=0.0)
-    assert out['ratings'] == len(rec.test['user']) and 0 < out['rmse'] < 10
+    assert out['ratings'] == len(rec.test.user) and 0 < out['rmse'] < 10
     assert 0 <= out['precision@5'] <= 1 and 0 <= out['ndcg@5'] <= 1
 
 

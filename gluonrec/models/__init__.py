@@ -6,7 +6,7 @@ from .nnmf import NonNegativeMF
 from .mlp import MLPRecommender
 
 __all__ = ['RecModel', 'MatrixFactorization', 'BiasedMF', 'NonNegativeMF', 'MLPRecommender',
-           'get_model', 'model_names', 'register_model', 'model_name_of']
+           'get_model', 'model_class', 'model_names', 'register_model', 'model_name_of']
 
 _REGISTRY = {
     'mf': MatrixFactorization,
@@ -30,13 +30,17 @@ def model_names():
     return sorted(_REGISTRY)
 
 
-def get_model(name, **kwargs):
-    """Build the model registered as ``name`` with constructor ``kwargs``."""
+def model_class(name):
+    """The class registered as ``name``; ``ValueError`` naming the choices otherwise."""
     try:
-        cls = _REGISTRY[name]
+        return _REGISTRY[name]
     except KeyError:
         raise ValueError(f'unknown model {name!r}; choose from {model_names()}') from None
-    return cls(**kwargs)
+
+
+def get_model(name, **kwargs):
+    """Build the model registered as ``name`` with constructor ``kwargs``."""
+    return model_class(name)(**kwargs)
 
 
 def model_name_of(net):

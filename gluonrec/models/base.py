@@ -94,6 +94,10 @@ class RecModel(gluon.HybridBlock):
 
     #: The range ratings should be scaled to for this model (see MinMaxScaler).
     feature_range = (-1.0, 1.0)
+    #: True when ``constrain`` projects the parameters after every update; the trainer
+    #: then keeps the update where the projection can act (on the worker, not on a
+    #: parameter server), and the scripts train such a model with dense gradients there.
+    constrained = False
 
     def __init__(self, num_users, num_items, user_factors, item_factors, sparse_grad=False,
                  initializer='normal', init_scale=0.1, row_sparse_weights=False, **kwargs):
@@ -138,7 +142,13 @@ class RecModel(gluon.HybridBlock):
         return F.add_n(*terms)
 
     def constrain(self):
-        """Project parameters back onto the feasible set after an update (no-op here)."""
+        """Project parameters back onto the feasible set after an update (no-op here;
+        a subclass that overrides it sets ``constrained = True``)."""
+
+    def biases(self):
+        """(global bias, user biases (num_users,), item biases (num_items,)) as numpy,
+        or None for a model without biases (the fallback predictions then use means)."""
+        return None
 
     def user_factors(self):
         """The effective user embedding matrix, numpy (num_users, user_factors)."""

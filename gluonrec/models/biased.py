@@ -40,13 +40,16 @@ class BiasedMF(MatrixFactorization):
 
     def biases(self):
         """(global, user biases (num_users,), item biases (num_items,)) as numpy."""
+        return self._bias_tables()
+
+    def _bias_tables(self):
         ctx = self._first_ctx()
         return (float(self.global_bias.data(ctx).asnumpy()[0]),
                 table(self.user_bias).asnumpy()[:, 0], table(self.item_bias).asnumpy()[:, 0])
 
     def score_matrix(self, users, items=None):
         users = np.asarray(users)
-        mu, bu, bi = self.biases()
+        mu, bu, bi = self._bias_tables()  # zeros where a subclass switches biases off
         if items is not None:
             bi = bi[np.asarray(items)]
         return super().score_matrix(users, items) + bu[users][:, None] + bi[None, :] + mu

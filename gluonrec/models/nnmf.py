@@ -26,6 +26,7 @@ class NonNegativeMF(BiasedMF):
     """
 
     feature_range = (0.0, 1.0)
+    constrained = True
 
     def __init__(self, num_users, num_items, num_factors=16, use_bias=False,
                  sparse_grad=False, initializer='uniform', init_scale=0.3,
@@ -50,6 +51,9 @@ class NonNegativeMF(BiasedMF):
         for block in (self.user_embedding, self.item_embedding):
             for weight in block.weight.list_data():
                 mx.nd.relu(weight, out=weight)
+
+    def biases(self):
+        return super().biases() if self.use_bias else None
 
     def embedding_tables(self):
         tables = super().embedding_tables()

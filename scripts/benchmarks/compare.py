@@ -16,7 +16,6 @@ can live in its own virtual environment.
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 import tempfile
@@ -27,36 +26,26 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-from gluonrec._compat import mx  # noqa: E402
-from gluonrec._io import atomic_path  # noqa: E402
-from gluonrec.data import (MinMaxScaler, RatingIter, load_jester, load_movielens,  # noqa: E402
-                           load_triples, make_jester_scale, random_split)
-from gluonrec.models import get_model  # noqa: E402
-from gluonrec.presets import preset  # noqa: E402
-from gluonrec.train import evaluate, fit  # noqa: E402
+import gluonrec as gr  # noqa: E402  (before mxnet: numpy aliases)
+import mxnet as mx  # noqa: E402
+from gluonrec.data import MinMaxScaler  # noqa: E402
 from _blog import blog_train  # noqa: E402
+from _report import machine, report  # noqa: E402
 from _results import update_results  # noqa: E402
 from _split_io import scores, write_split  # noqa: E402
 
 MODELS = ('biased_mf', 'mf', 'nnmf', 'mlp')
 
 
+LABELS = {'jester': 'Jester 5k sample', 'ml-100k': 'MovieLens 100k',
+          'synthetic-large': 'synthetic Jester-scale (1.7M ratings, 59,132 users x 150 items)'}
+
+
 def load(name, root):
-    """(Ratings, preset family, label) for a data set name or a path."""
-    if name == 'jester':
-        return load_jester(os.path.join(root, 'jester', 'ratings.dat.gz')), 'jester', \
-            'Jester 5k sample'
-    if name == 'ml-100k':
-        return load_movielens(os.path.join(root, 'ml-100k')), 'movielens', 'MovieLens 100k'
-    if name == 'synthetic':
-        return make_jester_scale(), 'jester', \
-            'synthetic Jester-scale (1.7M ratings, 59,132 users x 150 items)'
-    if os.path.isdir(name) or os.path.basename(name) in ('u.data', 'ratings.dat',
-                                                          'ratings.csv'):
-        r = load_movielens(name)
-        return r, 'movielens', r.name
-    r = load_jester(name) if 'jester' in os.path.basename(name) else load_triples(name)
-    return r, 'jester' if r.scale == (-10.0, 10.0) else 'movielens', os.path.basename(name)
+    """(Ratings, label) for a data set name or a path (see ``gluonrec.load_dataset``)."""
+    name = 'synthetic-large' if name == 'synthetic' else name
+    ratings = gr.load_dataset(name, root=root)
+    return ratings, LABELS.get(name, ratings.name)
 
 
 def bias_only(train, test, reg_u=15.0, reg_i=10.0, iterations=10):
@@ -86,21 +75,13 @@ def constant(train, test):
     return {'system': 'constant mean', 'rmse': rmse, 'mae': mae, 'fit_seconds': seconds}
 
 
-def run_gluonrec(model, train, test, family, epochs=None, label=None, **override):
-    """Train with the preset, a fixed number of epochs, recording test RMSE per epoch."""
-    p = preset(family, model)
-    p.update(override)
-    epochs = epochs or p['epochs']
-    net = get_model(model, num_users=train.num_users, num_items=train.num_items,
-                    num_factors=p['num_factors'], sparse_grad=p['sparse_grad'])
-    scaler = MinMaxScaler.from_scale(train.scale, net.feature_range)
-    it = RatingIter.from_ratings(train, scaler, batch_size=p['batch_size'], seed=0)
-    test_iter = RatingIter.from_ratings(test, scaler, batch_size=65536, shuffle=False)
-    history = fit(net, it, test_iter, epochs=epochs, optimizer=p['optimizer'],
-                  learning_rate=p['lr'], reg=p['reg'], wd=p['wd'], scaler=scaler, ctx='cpu',
-                  seed=0, log_interval=None, progress=False)
+def run_gluonrec(model, train, test, epochs=None, label=None, **override):
+    """Train with the preset and a fixed number of epochs, recording test RMSE per epoch."""
+    result = gr.train_model(train, test, model=model, epochs=epochs, patience=0, ctx='cpu',
+                            seed=0, **override)
+    p, history = result.settings, result.history
     trained = np.cumsum([r['seconds'] for r in history])
-    final = evaluate(net, test_iter, scaler)
+    final = gr.evaluate(result.net, test, result.scaler)
     return {'system': label or f'gluonrec {model} (k={p["num_factors"]}, {p["optimizer"]}, '
                                f'batch {p["batch_size"]})',
             'rmse': final['rmse'], 'mae': final['mae'], 'fit_seconds': float(trained[-1]),
@@ -147,63 +128,6 @@ def run_runner(script, python, split, extra, timeout):
             os.remove(out)
 
 
-def time_to(curve, target):
-    for seconds, rmse in curve or []:
-        if rmse is not None and rmse <= target:
-            return seconds
-    return None
-
-
-def table(results, target):
-    lines = ['| system | test RMSE | test MAE | fit s | ratings/s per epoch | '
-             f's to RMSE {target:.4f} |' if target else
-             '| system | test RMSE | test MAE | fit s | ratings/s per epoch | s to target |',
-             '| --- | ---: | ---: | ---: | ---: | ---: |']
-    for r in sorted(results, key=lambda r: r['rmse']):
-        reach = time_to(r.get('curve'), target) if target else None
-        rate = r.get('ratings_per_sec')
-        lines.append(f"| {r['system']} | {r['rmse']:.4f} | {r['mae']:.4f} | "
-                     f"{r['fit_seconds']:.2f} | {'' if rate is None else f'{rate:,.0f}'} | "
-                     f"{'-' if reach is None else f'{reach:.2f}'} |")
-    return '\n'.join(lines)
-
-
-def plot(results, path, title, target):
-    import matplotlib
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
-    fig, ax = plt.subplots(figsize=(8, 5))
-    for r in results:
-        if r.get('curve'):
-            xs, ys = zip(*r['curve'])
-            ax.plot(xs, ys, 'o-' if len(xs) > 1 else 'o', label=r['system'], markersize=3)
-    if target:
-        ax.axhline(target, color='grey', linestyle=':', label='Surprise SVD best')
-    ax.set_xscale('log')
-    ax.set_xlabel('training seconds (log)')
-    ax.set_ylabel('test RMSE (rating scale)')
-    ax.set_title(title)
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format='png', dpi=100)
-    plt.close(fig)
-
-
-def machine():
-    import pandas
-    versions = f'python {platform.python_version()}, mxnet {mx.__version__}, ' \
-               f'numpy {np.__version__}, pandas {pandas.__version__}'
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open('/proc/cpuinfo') as info:
-            cpu = next(line.split(':', 1)[1].strip() for line in info
-                       if line.startswith('model name'))
-    except (OSError, StopIteration):
-        pass
-    return f'{os.cpu_count()} cores ({cpu}), {versions}'
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -222,13 +146,14 @@ def main(argv=None):
     parser.add_argument('--plot', default=None,
                         help='PNG path (default: beside RESULTS.md, <data>.png)')
     args = parser.parse_args(argv)
-    ratings, family, label = load(args.data, args.root)
-    train, test = random_split(ratings, 0.2, seed=0)
+    ratings, label = load(args.data, args.root)
+    train, test = gr.random_split(ratings, 0.2, seed=0)
     key = args.data if args.data in ('jester', 'ml-100k', 'synthetic') else \
         os.path.basename(os.path.normpath(args.data))
     speed_run = args.data == 'synthetic'
     print(f'{label}: {len(train):,} train / {len(test):,} test ratings', flush=True)
-    notes, results, versions = [], [constant(train, test), bias_only(train, test)], {}
+    notes, results = [], [constant(train, test), bias_only(train, test)]
+    versions = {'gluonrec': gr.__version__, 'mxnet': mx.__version__, 'numpy': np.__version__}
 
     with tempfile.TemporaryDirectory() as split:
         write_split(split, train, test, ratings.scale, ratings.num_users, ratings.num_items)
@@ -257,60 +182,25 @@ def main(argv=None):
     print('\n'.join(notes), flush=True) if notes else None
 
     if speed_run:
-        results.append(run_gluonrec('mf', train, test, 'jester', epochs=1,
+        results.append(run_gluonrec('mf', train, test, epochs=1,
                                     label='gluonrec mf default (k=16, adagrad, batch 1024)'))
-        results.append(run_gluonrec('mf', train, test, 'jester', epochs=1, batch_size=8192,
+        results.append(run_gluonrec('mf', train, test, epochs=1, batch_size=8192,
                                     optimizer='sgd', lr=1.0, reg=0.0,
                                     label='gluonrec mf fastest (k=16, sgd, batch 8192)'))
-        results.append(run_gluonrec('biased_mf', train, test, 'jester', epochs=1))
+        results.append(run_gluonrec('biased_mf', train, test, epochs=1))
     else:
         for model in MODELS:
             epochs = 2 if args.quick else None
-            results.append(run_gluonrec(model, train, test, family, epochs=epochs))
+            results.append(run_gluonrec(model, train, test, epochs=epochs))
             print(f"{results[-1]['system']}: RMSE {results[-1]['rmse']:.4f}", flush=True)
     cap = args.blog_cap or (5.0 if args.quick else 60.0)
     results.append(run_blog(train, test, cap))
 
-    svd = [r for r in results if r['system'].startswith('Surprise SVD (defaults')]
-    target = min(c[1] for c in svd[0].get('curve', [(0, svd[0]['rmse'])])) if svd else None
-    body = table(results, target)
-    ours = min((r for r in results if r['system'].startswith('gluonrec')),
-               key=lambda r: r['rmse'])
-    lines = [f'## {label}', '', f'{len(train):,} train / {len(test):,} test ratings; '
-             f'{"quick run; " if args.quick else ""}machine: {machine()}'
-             + (f"; {', '.join(f'{k} {v}' for k, v in sorted(versions.items()))}"
-                if versions else ''), '', body, '']
-    surprise_svd = svd[0] if svd else None
-    if surprise_svd:
-        ratio = ours['rmse'] / surprise_svd['rmse']
-        lines.append(f"Best gluonrec ({ours['system']}): RMSE {ours['rmse']:.4f} vs Surprise "
-                     f"SVD {surprise_svd['rmse']:.4f} (ratio {ratio:.3f}).")
-        reach = time_to(ours.get('curve'), target)
-        if reach is not None:
-            lines.append(f"gluonrec reached Surprise SVD's best RMSE after {reach:.2f} s of "
-                         f"training; Surprise SVD's own fit took "
-                         f"{surprise_svd['fit_seconds']:.2f} s.")
-    blog = results[-1]
-    fast = max((r for r in results if r['system'].startswith('gluonrec')),
-               key=lambda r: r['ratings_per_sec'])
-    lines.append(f"Speed: fastest gluonrec run {fast['ratings_per_sec']:,.0f} ratings/s per "
-                 f"epoch = {fast['ratings_per_sec'] / blog['ratings_per_sec']:,.0f}x the blog "
-                 f"way; {blog['note']}.")
-    for r in results:
-        if r['system'].startswith('Surprise SVD k=16'):
-            lines.append(f"Against Surprise SVD k=16: "
-                         f"{fast['ratings_per_sec'] / r['ratings_per_sec']:.1f}x its ratings/s.")
-    if notes:
-        lines += ['', 'Not run: ' + '; '.join(notes)]
     png = args.plot or (os.path.join(os.path.dirname(args.results), f'{key}.png')
                         if args.results != '-' else None)
-    if png:
-        try:
-            plot(results, png, label, target)
-            lines += ['', f'![test RMSE against training seconds]({os.path.basename(png)})']
-        except ImportError:
-            notes.append('no plot: matplotlib is not installed')
-    section = '\n'.join(lines)
+    header = f'{len(train):,} train / {len(test):,} test ratings; ' \
+        f'{"quick run; " if args.quick else ""}machine: {machine(versions)}'
+    section = report(results, label, header, notes, png)
     print('\n' + section)
     if args.results != '-':
         update_results(args.results, key, section)

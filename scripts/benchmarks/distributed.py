@@ -28,19 +28,11 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def worker(args):
-    from gluonrec._compat import mx
-    from gluonrec.data import MinMaxScaler, RatingIter, make_jester_scale
-    from gluonrec.models import get_model
-    from gluonrec.train import fit
-    data = make_jester_scale(args.ratings)
-    dist = args.kvstore.startswith('dist')
-    kv = mx.kv.create(args.kvstore) if dist else args.kvstore
-    rank, workers = (kv.rank, kv.num_workers) if dist else (0, 1)
-    net = get_model('biased_mf', num_users=data.num_users, num_items=data.num_items,
-                    num_factors=16, sparse_grad=True, row_sparse_weights=args.row_sparse)
-    scaler = MinMaxScaler.from_scale(data.scale)
-    it = RatingIter.from_ratings(data, scaler, batch_size=args.batch_size // workers, seed=0,
-                                 num_parts=workers, part_index=rank)
+    import gluonrec as gr
+    import mxnet as mx
+    from gluonrec.distributed import connect
+    data = gr.load_dataset('synthetic-large', num_ratings=args.ratings)
+    kv, rank, workers = connect(args.kvstore)
 
     class Stop:
         def __init__(self):
@@ -56,8 +48,11 @@ def worker(args):
             return False
 
     stop = Stop()
-    fit(net, it, epochs=1, optimizer='adam', learning_rate=0.01, ctx='cpu', kvstore=kv,
-        seed=0, log_interval=None, callbacks=[stop], progress=False)
+    it = gr.train_model(data, model='biased_mf', val_fraction=0, num_factors=16, epochs=1,
+                        batch_size=args.batch_size, optimizer='adam', lr=0.01, reg=0.0,
+                        wd=0.0, patience=0, sparse_grad=True,
+                        row_sparse_weights=args.row_sparse, ctx='cpu', kvstore=kv,
+                        callbacks=[stop]).train_iter
     mx.nd.waitall()
     seconds = time.perf_counter() - stop.start
     timed = (args.batches - 10) * (args.batch_size // workers)

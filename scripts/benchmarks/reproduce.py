@@ -15,16 +15,12 @@
 import argparse
 import os
 import sys
-import time
 
 
-from gluonrec.data import (MinMaxScaler, RatingIter, load_jester,
-                           load_movielens, random_split)
+from gluonrec import (Recommender, load_jester, load_movielens, random_split, similar_items,
+                      train_model)
+from gluonrec.data import MinMaxScaler
 from gluonrec.evaluation import evaluate_recommender
-from gluonrec.models import get_model
-from gluonrec.persist import Recommender
-from gluonrec.similarity import similar_items
-from gluonrec.train import fit
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _results import update_results  # noqa: E402
@@ -35,15 +31,14 @@ BLOG_NEIGHBOURS = {'version A': (4, 24, 35), 'version B': (14, 46, 68)}
 
 
 def train(model, train_part, test_part, scaler, epochs, batch_size, optimizer, lr, loss='l2',
-          **kwargs):
-    net = get_model(model, num_users=train_part.num_users, num_items=train_part.num_items,
-                    **kwargs)
-    it = RatingIter.from_ratings(train_part, scaler, batch_size=batch_size, seed=0)
-    tic = time.time()
-    fit(net, it, epochs=epochs, optimizer=optimizer, learning_rate=lr, loss=loss,
-        scaler=scaler, ctx='cpu', seed=0, log_interval=None, progress=False)
-    rec = Recommender.from_training(net, train_part, scaler, test=test_part)
-    return rec, time.time() - tic
+          num_factors=None, sparse_grad=False, **model_kwargs):
+    """The published protocol: a fixed number of epochs, no penalty, no validation."""
+    result = train_model(train_part, model=model, val_fraction=0, scaler=scaler,
+                         epochs=epochs, batch_size=batch_size, optimizer=optimizer, lr=lr,
+                         loss=loss, reg=0.0, wd=0.0, patience=0, num_factors=num_factors,
+                         sparse_grad=sparse_grad, model_kwargs=model_kwargs, ctx='cpu')
+    rec = Recommender.from_training(result.net, train_part, result.scaler, test=test_part)
+    return rec, result.seconds
 
 
 def keras_100k(root, rows, fast):

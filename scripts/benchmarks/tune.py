@@ -12,15 +12,7 @@ import os
 import sys
 import time
 
-from gluonrec.data import MinMaxScaler, RatingIter, load_jester, load_movielens, random_split
-from gluonrec.models import get_model
-from gluonrec.train import fit
-
-
-def load(name, root):
-    if name == 'jester':
-        return load_jester(os.path.join(root, 'jester', 'ratings.dat.gz'))
-    return load_movielens(os.path.join(root, 'ml-100k'))
+from gluonrec import load_dataset, random_split, train_model
 
 
 def main(argv=None):
@@ -35,7 +27,7 @@ def main(argv=None):
     parser.add_argument('--num-factors', type=int, nargs='+', default=[16])
     parser.add_argument('--epochs', type=int, default=30)
     args = parser.parse_args(argv)
-    ratings = load(args.data, args.root)
+    ratings = load_dataset(args.data, root=args.root)
     train, _test = random_split(ratings, 0.2, seed=0)
     fit_part, val = random_split(train, 0.1, seed=1)
     print(f'{args.data}: tuning {args.model}/{args.optimizer} on {len(fit_part)} ratings, '
@@ -44,15 +36,11 @@ def main(argv=None):
     results = []
     for bs, lr, reg, k in itertools.product(args.batch_size, args.lr, args.reg,
                                             args.num_factors):
-        net = get_model(args.model, num_users=ratings.num_users, num_items=ratings.num_items,
-                        num_factors=k, sparse_grad=True)
-        scaler = MinMaxScaler.from_scale(ratings.scale, net.feature_range)
-        it = RatingIter.from_ratings(fit_part, scaler, batch_size=bs, seed=0)
         tic = time.time()
-        history = fit(net, it, val, epochs=args.epochs, optimizer=args.optimizer,
-                      learning_rate=lr, reg=reg, scaler=scaler, ctx='cpu', seed=0,
-                      patience=3, log_interval=None, progress=False)
-        best = history.best()
+        result = train_model(fit_part, val, model=args.model, num_factors=k, batch_size=bs,
+                             optimizer=args.optimizer, lr=lr, reg=reg, wd=0.0,
+                             epochs=args.epochs, patience=3, sparse_grad=True, ctx='cpu')
+        best = result.history.best()
         results.append((best['val_rmse'], bs, lr, reg, k))
         print(f'{bs:>6}{lr:>7g}{reg:>7g}{k:>4}{best["val_rmse"]:>10.4f}{best["epoch"]:>6}'
               f'{time.time() - tic:>7.1f}', flush=True)

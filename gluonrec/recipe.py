@@ -1,0 +1,158 @@
+"""The training recipe, written once: model -> scaler -> RatingIter -> fit -> result.
+
+Scripts, benchmarks and research code call ``train_model``; a preset fills only the
+settings the caller left unset (``gluonrec.presets.resolve``).
+"""
+import logging
+import time
+
+import numpy as np
+
+from .data import MinMaxScaler, RatingIter, random_split
+from .data.catalog import family_of
+from .distributed import connect, is_distributed
+from .metrics import mae, rmse
+from .models import get_model, model_class
+from .persist import save_model
+from .presets import resolve
+from .recommender import Recommender
+from .train import fit
+
+__all__ = ['train_model', 'TrainedModel']
+
+logger = logging.getLogger(__name__)
+
+
+class TrainedModel:
+    """What a training run produced.
+
+    Attributes
+    ----------
+    net : RecModel
+    scaler : MinMaxScaler
+    train, val : Ratings
+        The ratings trained on and those validated on (``val`` None without validation).
+    train_iter : RatingIter
+    history : History
+    settings : dict
+        Every setting used, the preset's and the caller's ('model', 'num_factors', ...).
+    seconds : float
+        Wall time of ``fit``.
+    rank : int
+        This worker's rank in a parameter-server job (0 otherwise).
+    """
+
+    def __init__(self, net, scaler, train, val, train_iter, history, settings, seconds,
+                 rank=0):
+        self.net, self.scaler, self.train, self.val = net, scaler, train, val
+        self.train_iter, self.history, self.settings = train_iter, history, settings
+        self.seconds, self.rank = seconds, rank
+
+    def recommender(self):
+        """A ``Recommender`` over the trained network (val as its held-out part)."""
+        return Recommender.from_training(self.net, self.train, self.scaler, test=self.val,
+                                         history=self.history)
+
+    def save(self, folder, extra=None):
+        """``save_model`` with the settings recorded under ``extra['settings']``."""
+        return save_model(folder, self.net, self.train, self.scaler, history=self.history,
+                          test=self.val, extra={'settings': self.settings, **(extra or {})})
+
+    def summary(self):
+        """Best validation epoch and its RMSE/MAE, next to the constant-mean baseline."""
+        best = self.history.best() or (self.history[-1] if self.history else {})
+        out = {'val_rmse': best.get('val_rmse'), 'val_mae': best.get('val_mae'),
+               'best_epoch': best.get('epoch'), 'seconds': self.seconds}
+        if self.val is not None and len(self.val):
+            constant = np.full(len(self.val), float(np.mean(self.train.rating)))
+            out.update(baseline_rmse=rmse(self.val.rating, constant),
+                       baseline_mae=mae(self.val.rating, constant))
+        return out
+
+
+def _split(ratings, val, val_fraction, seed):
+    if val is not None:
+        return ratings, val
+    if val_fraction:
+        return random_split(ratings, val_fraction, seed=seed)
+    return ratings, None
+
+
+def train_model(ratings, val=None, *, model=None, family=None, val_fraction=0.2,
+                num_factors=None, epochs=None, batch_size=None, optimizer=None, lr=None,
+                wd=None, reg=None, patience=None, sparse_grad=None, model_kwargs=None,
+                row_sparse_weights=None, loss='l2', scaler=None, seed=0, ctx='auto',
+                kvstore='device', checkpoint_dir=None, resume=False, log_interval=None,
+                progress=False, callbacks=(), engine='generic', hybridize=True):
+    """Build a model, scale the ratings, iterate, ``fit``; return a ``TrainedModel``.
+
+    Parameters
+    ----------
+    ratings : Ratings
+        The ratings to train on; split by ``val_fraction`` unless ``val`` is given.
+    val : Ratings, optional
+        Validation ratings (sharing the id maps); ``ratings`` is then trained on whole.
+    model : str, optional
+        A registered model name (default: the family's best).
+    family : {'jester', 'movielens'}, optional
+        Whose presets fill the unset settings (default: from the rating scale).
+    val_fraction : float
+        Share held out for validation when no ``val`` is given (0: no validation).
+    num_factors, epochs, batch_size, optimizer, lr, wd, reg, patience, sparse_grad
+        Training settings; None takes the preset's (see ``gluonrec.presets.resolve``).
+        ``patience`` 0 turns early stopping off; ``batch_size`` is the global batch,
+        which a parameter-server job divides among its workers.
+    model_kwargs : dict, optional
+        Further constructor arguments of the model (``hidden``, ``dropout``, ...).
+    row_sparse_weights : bool, optional
+        Default: on with sparse gradients in a parameter-server job, where MXNet's
+        servers need row_sparse tables (a constrained model trains dense there).
+    loss, ctx, checkpoint_dir, resume, log_interval, progress, callbacks, engine,
+    hybridize
+        As in ``fit``.
+    scaler : MinMaxScaler, optional
+        Default: the rating scale onto the model's ``feature_range``.
+    seed : int
+        Seeds the split, the iterator's order and the parameters.
+    kvstore : str or mx.kv.KVStore
+        'device', 'local', or 'dist_sync' / 'dist_async' / 'dist_device_sync' in a job
+        started by ``python -m gluonrec.launch`` (this worker then reads its shard).
+
+    Returns
+    -------
+    TrainedModel
+    """
+    settings = resolve(family or family_of(ratings), model, num_factors=num_factors,
+                       epochs=epochs, batch_size=batch_size, optimizer=optimizer, lr=lr,
+                       wd=wd, reg=reg, patience=patience, sparse_grad=sparse_grad)
+    settings.update(val_fraction=None if val is not None else val_fraction, seed=seed)
+    train, val = _split(ratings, val, val_fraction, seed)
+    kv, rank, workers = connect(kvstore)
+    sparse = settings['sparse_grad']
+    if is_distributed(kv):
+        # A projection (nnmf) must run where the update happens: dense gradients there.
+        sparse = sparse and not model_class(settings['model']).constrained
+        row_sparse_weights = sparse if row_sparse_weights is None else row_sparse_weights
+    net = get_model(settings['model'], num_users=train.num_users, num_items=train.num_items,
+                    num_factors=settings['num_factors'], sparse_grad=sparse,
+                    row_sparse_weights=bool(row_sparse_weights), **(model_kwargs or {}))
+    scaler = scaler or MinMaxScaler.from_scale(train.scale, net.feature_range)
+    train_iter = RatingIter.from_ratings(train, scaler,
+                                         batch_size=max(1, settings['batch_size'] // workers),
+                                         seed=seed, num_parts=workers, part_index=rank)
+    val_iter = None if val is None else \
+        RatingIter.from_ratings(val, scaler, batch_size=65536, shuffle=False)
+    logger.info('%s: %d ratings, %d users, %d items; training %s on %d, validating on %d',
+                ratings.name, len(train) + (0 if val is None else len(val)), train.num_users,
+                train.num_items, settings['model'], len(train), 0 if val is None else len(val))
+    tic = time.time()
+    history = fit(net, train_iter, val_iter, epochs=settings['epochs'],
+                  optimizer=settings['optimizer'], learning_rate=settings['lr'],
+                  wd=settings['wd'], reg=settings['reg'], loss=loss, scaler=scaler, ctx=ctx,
+                  kvstore=kv, log_interval=log_interval, callbacks=callbacks,
+                  checkpoint_dir=checkpoint_dir, resume=resume,
+                  patience=settings['patience'] or None, hybridize=hybridize, seed=seed,
+                  progress=progress, engine=engine)
+    settings['sparse_grad'] = sparse
+    return TrainedModel(net, scaler, train, val, train_iter, history, settings,
+                        time.time() - tic, rank=rank)

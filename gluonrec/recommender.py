@@ -1,0 +1,176 @@
+"""Recommender: a trained network with its id maps, scaler and training ratings.
+
+What every consumer of a trained model asks of it (``recommend``, ``similarity``,
+``evaluation``, the scripts) is answered here once: predictions on the rating scale by
+raw ids, score matrices, factors, baselines for unknown ids, and what a user rated.
+"""
+import os
+
+import numpy as np
+import scipy.sparse as sp
+
+from ._compat import mx
+from .models import model_name_of
+
+__all__ = ['Recommender']
+
+
+class Recommender:
+    """A trained model with its id maps and scaler: predictions on the rating scale.
+
+    Built by ``load_model``, by ``Recommender.from_training``, or by the training
+    recipe (``TrainedModel.recommender()``).
+
+    Parameters
+    ----------
+    net : RecModel
+    train : Ratings
+        The training ratings: their id maps define the raw ids the model knows, and
+        their pairs what each user already rated.
+    scaler : MinMaxScaler
+        The scaler the network was trained with.
+    test : Ratings, optional
+        Held-out ratings sharing the id maps.
+    history : list of dict, optional
+    config : dict, optional
+        The saved ``config.json`` (empty for a model that was never saved).
+    """
+
+    def __init__(self, net, train, scaler, test=None, history=None, config=None):
+        self.net, self.train, self.test, self.scaler = net, train, test, scaler
+        self.user_map, self.item_map = train.user_map, train.item_map
+        self.scale = tuple(train.scale)
+        self.item_names = dict(train.item_names)
+        self.history = list(history or [])
+        self.config = config or {}
+        self.item_counts = train.item_counts()
+        self.user_counts = train.user_counts()
+        self.global_mean = float(np.mean(train.rating)) if len(train) else 0.0
+        self._rated = None
+
+    @classmethod
+    def from_training(cls, net, train, scaler, test=None, history=None):
+        """Wrap a just-trained network and its ``Ratings``."""
+        return cls(net, train, scaler, test=test, history=history)
+
+    @property
+    def model_name(self):
+        return model_name_of(self.net)
+
+    def _ctx(self):
+        return self.net._first_ctx()
+
+    def to_original(self, scaled):
+        """Network outputs -> ratings, clipped to the rating scale."""
+        return np.clip(self.scaler.inverse_transform(scaled), self.scale[0], self.scale[1])
+
+    def predict(self, raw_users, raw_items, unknown='error'):
+        """Predicted ratings of (user, item) pairs given by raw ids.
+
+        Parameters
+        ----------
+        raw_users, raw_items : scalar or array-like
+            Raw ids, as in the data files; broadcast against each other.
+        unknown : {'error', 'mean'}
+            For an id the model never saw: raise ``KeyError`` naming it, or fall back
+            to a baseline: the global bias plus the known side's bias for biased models,
+            the training mean otherwise.
+
+        Returns
+        -------
+        float or numpy.ndarray of float64
+        """
+        if unknown not in ('error', 'mean'):
+            raise ValueError(f"unknown must be 'error' or 'mean', got {unknown!r}")
+        scalar = np.ndim(raw_users) == 0 and np.ndim(raw_items) == 0
+        users, items = np.broadcast_arrays(np.atleast_1d(np.asarray(raw_users, dtype=object)),
+                                           np.atleast_1d(np.asarray(raw_items, dtype=object)))
+        if unknown == 'error':
+            out = self.score_pairs(self.user_map.to_inner(users, 'user'),
+                                   self.item_map.to_inner(items, 'item'))
+        else:
+            known_u, known_i = self.user_map.contains(users), self.item_map.contains(items)
+            out = self._fallback(users, items, known_u, known_i)
+            both = known_u & known_i
+            if both.any():
+                out[both] = self.score_pairs(self.user_map.to_inner(users[both]),
+                                             self.item_map.to_inner(items[both]))
+        return float(out[0]) if scalar else out
+
+    def score_pairs(self, u, i):
+        """Predicted ratings (original scale) of inner-id pairs ``u``, ``i``."""
+        ctx = self._ctx()
+        pred = self.net(mx.nd.array(u, ctx=ctx, dtype=np.int32),
+                        mx.nd.array(i, ctx=ctx, dtype=np.int32)).asnumpy()
+        return self.to_original(pred)
+
+    def _fallback(self, users, items, known_u, known_i):
+        biases = self.net.biases()
+        if biases is None:
+            return np.full(len(users), self.global_mean)
+        mu, bu, bi = biases
+        scaled = np.full(len(users), mu)
+        if known_u.any():
+            scaled[known_u] += bu[self.user_map.to_inner(users[known_u])]
+        if known_i.any():
+            scaled[known_i] += bi[self.item_map.to_inner(items[known_i])]
+        return self.to_original(scaled)
+
+    def item_means(self):
+        """Mean training rating per inner item (-inf for an item never rated)."""
+        sums = np.bincount(self.train.item, weights=self.train.rating,
+                           minlength=len(self.item_counts))
+        return np.divide(sums, self.item_counts, out=np.full(len(self.item_counts), -np.inf),
+                         where=self.item_counts > 0)
+
+    def item_baseline(self):
+        """Predicted rating of each inner item for an average user, on the rating scale:
+        global plus item bias for a model with biases, else the item's training mean."""
+        biases = self.net.biases()
+        if biases is None:
+            return self.item_means()
+        mu, _, bi = biases
+        return self.to_original(mu + bi)
+
+    def rated_matrix(self):
+        """The training pairs as a boolean CSR matrix (num_users, num_items), cached."""
+        if self._rated is None:
+            self._rated = sp.csr_matrix(
+                (np.ones(len(self.train), dtype=bool), (self.train.user, self.train.item)),
+                shape=(len(self.user_map), len(self.item_map)))
+        return self._rated
+
+    def top_rated(self, raw_user, n=10):
+        """The user's ``n`` highest training ratings as (raw item id, rating), best first."""
+        mine = self.train.user == self.user_map.to_inner(raw_user, 'user')
+        ratings = self.train.rating[mine]
+        order = np.argsort(-ratings, kind='stable')[:n]
+        items = np.atleast_1d(self.item_map.to_raw(self.train.item[mine][order]))
+        return list(zip(items.tolist(), ratings[order].astype(float).tolist()))
+
+    def score_users(self, inner_users):
+        """Predicted ratings of every item for the given inner users,
+        shape (len(inner_users), num_items), on the rating scale."""
+        return self.to_original(self.net.score_matrix(np.asarray(inner_users)))
+
+    def user_factors(self):
+        """User embedding matrix (num_users, factors), numpy."""
+        return self.net.user_factors()
+
+    def item_factors(self):
+        """Item embedding matrix (num_items, factors), numpy."""
+        return self.net.item_factors()
+
+    def item_name(self, raw_item):
+        """Title or text of a raw item id ('' when unknown)."""
+        return self.item_names.get(raw_item, self.item_names.get(str(raw_item), ''))
+
+    def export(self, path):
+        """Export the network with ``HybridBlock.export`` (``path-symbol.json`` and
+        ``path-0000.params``) for serving without gluonrec (ids are inner ids)."""
+        self.net.hybridize()
+        ctx = self._ctx()
+        self.net(mx.nd.zeros((1,), ctx=ctx, dtype=np.int32),
+                 mx.nd.zeros((1,), ctx=ctx, dtype=np.int32))
+        self.net.export(os.fspath(path))
+        return f'{path}-symbol.json', f'{path}-0000.params'

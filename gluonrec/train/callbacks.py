@@ -1,0 +1,119 @@
+"""Callbacks of the training loop: early stopping, the best parameters, progress, logging.
+
+A callback is any callable taking the epoch's record; returning True stops training.
+An object with ``on_batch_end(epoch, batch)`` is also called after every batch (or
+chunk) and stops training after it by returning True.
+"""
+import logging
+import math
+
+__all__ = ['EarlyStopping', 'BestParameters', 'ProgressBar', 'BatchLog', 'log_epoch']
+
+logger = logging.getLogger('gluonrec.train')
+
+
+class EarlyStopping:
+    """Stop when ``monitor`` has not improved for ``patience`` epochs."""
+
+    def __init__(self, patience=3, monitor='val_rmse', min_delta=0.0):
+        if patience < 1:
+            raise ValueError(f'patience must be >= 1, got {patience}')
+        self.patience, self.monitor, self.min_delta = patience, monitor, min_delta
+        self.best, self.wait = math.inf, 0
+
+    def __call__(self, record):
+        value = record.get(self.monitor)
+        if value is None:
+            return False
+        if value < self.best - self.min_delta:
+            self.best, self.wait = value, 0
+            return False
+        self.wait += 1
+        return self.wait >= self.patience
+
+
+class BestParameters:
+    """The best validation RMSE so far and, when asked to, an in-memory copy of the
+    parameters that reached it (the checkpoint keeps its own copy on disk)."""
+
+    def __init__(self, best_rmse=None, keep_copy=False):
+        self.rmse = math.inf if best_rmse is None else best_rmse
+        self.keep_copy = keep_copy
+        self.copy = None
+
+    def update(self, net, record, ctx):
+        """Note ``record``'s validation RMSE; True when it is a new best."""
+        value = record.get('val_rmse')
+        if value is None or not value < self.rmse:
+            return False
+        self.rmse = value
+        if self.keep_copy:
+            self.copy = {name: p.data(ctx).copy() for name, p in net.collect_params().items()}
+        return True
+
+    def restore(self, net):
+        """Put the kept copy back into ``net`` (no-op without one)."""
+        if self.copy is not None:
+            for name, param in net.collect_params().items():
+                param.set_data(self.copy[name])
+
+    def as_json(self):
+        return None if self.rmse == math.inf else self.rmse
+
+
+class ProgressBar:
+    """A tqdm bar per epoch (import deferred: only when shown)."""
+
+    def __init__(self, enabled):
+        self.enabled, self.bar = enabled, None
+
+    def start(self, epoch, epochs, total):
+        if self.enabled:
+            from tqdm import tqdm
+            self.bar = tqdm(total=total, desc=f'epoch {epoch + 1}/{epochs}', leave=False)
+
+    def update(self, batches=1):
+        if self.bar is not None:
+            self.bar.update(batches)
+
+    def close(self):
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+class BatchLog:
+    """Logs ``Epoch e / E | Batch b | Mean Loss: x`` every ``interval`` batches, and
+    checks that the mean is finite (reading it waits for MXNet's queue)."""
+
+    def __init__(self, interval, check):
+        if interval is not None and interval < 1:
+            raise ValueError(f'log_interval must be >= 1 or None, got {interval!r}')
+        self.interval, self.check = interval, check
+        self.total, self.seen = None, 0
+
+    def add(self, batch_sum, size):
+        self.total = batch_sum if self.total is None else self.total + batch_sum
+        self.seen += size
+
+    def after_batch(self, epoch, epochs, nbatch):
+        if not self.interval or (nbatch + 1) % self.interval:
+            return
+        mean = self.total.asscalar() / self.seen
+        self.check(mean, epoch, nbatch)
+        logger.info('Epoch %d / %d | Batch %d | Mean Loss: %.4f', epoch + 1, epochs,
+                    nbatch + 1, mean)
+        self.total, self.seen = None, 0
+
+
+def _fmt(value):
+    return 'n/a' if value is None else f'{value:.4f}'
+
+
+def log_epoch(record, epochs, chief=True):
+    """The epoch's one summary line (at debug level on workers other than rank 0)."""
+    report = logger.info if chief else logger.debug
+    report('Epoch %d / %d | train loss %.4f | val RMSE %s | val MAE %s | %.1f s | '
+           '%.0f ratings/s', record['epoch'], epochs, record['train_loss'],
+           _fmt(record.get('val_rmse')), _fmt(record.get('val_mae')), record['seconds'],
+           record['ratings_per_sec'])

@@ -1,0 +1,133 @@
+"""Checkpoints: parameters, optimizer state and loop position, written atomically.
+
+This is the only module that reaches into ``gluon.Trainer``'s private state (its
+updaters and the optimizer's update counts): MXNet 1.9 has no public way to save and
+restore optimizer state without pickle.
+"""
+import json
+import os
+
+from .._compat import mx
+from .._io import atomic_path, write_json
+
+__all__ = ['Checkpoints', 'CHECKPOINT_FILE', 'load_params', 'optimizer_arrays',
+           'restore_optimizer']
+
+CHECKPOINT_FILE = 'checkpoint.json'
+
+
+def optimizer_arrays(trainer):
+    """Optimizer state as named NDArrays plus JSON metadata (no pickle)."""
+    updater = trainer._updaters[0]
+    arrays, layout = {}, {}
+    for index, state in updater.states.items():
+        parts = state if isinstance(state, (tuple, list)) else (state,)
+        layout[str(index)] = [part is not None for part in parts]
+        for j, part in enumerate(parts):
+            if part is not None:
+                arrays[f'{index}:{j}'] = part
+    opt = updater.optimizer
+    meta = {'num_update': opt.num_update, 'layout': layout,
+            'index_update_count': {str(k): v for k, v in opt._index_update_count.items()}}
+    return arrays, meta
+
+
+def restore_optimizer(trainer, arrays, meta):
+    """Load what ``optimizer_arrays`` saved into ``trainer``'s updaters."""
+    if not trainer._kv_initialized:
+        trainer._init_kvstore()
+    params = trainer._params  # the trainer's own indexing of the optimizer states
+    for updater in trainer._updaters:
+        opt = updater.optimizer
+        for key, present in meta['layout'].items():
+            index = int(key)
+            weight = params[index].list_data()[0]
+            state = opt.create_state_multi_precision(index, weight)
+            parts = state if isinstance(state, (tuple, list)) else (state,)
+            for j, (part, there) in enumerate(zip(parts, present)):
+                if there:
+                    part[:] = arrays[f'{index}:{j}'].as_in_context(part.context)
+            updater.states[index] = state
+            updater.states_synced[index] = True
+        opt.num_update = meta['num_update']
+        opt._index_update_count.update({int(k): v for k, v in meta['index_update_count'].items()})
+
+
+def load_params(net, path, ctxs):
+    """``net.load_parameters`` with a one-line error naming the file."""
+    try:
+        net.load_parameters(path, ctx=ctxs)
+    except Exception as exc:  # MXNet raises MXNetError/AssertionError with long texts
+        raise ValueError(f'{path}: cannot load parameters: {str(exc).splitlines()[0]}') \
+            from None
+
+
+class Checkpoints:
+    """Epoch-numbered files plus ``checkpoint.json``, which is written last.
+
+    ``checkpoint.json`` names the files of the last good state; it is replaced
+    atomically after they are complete, so a crash at any point leaves the previous
+    checkpoint intact and usable.
+    """
+
+    def __init__(self, folder):
+        self.folder = folder
+        self.best = None  # file name of the best parameters so far
+        os.makedirs(folder, exist_ok=True)
+
+    def path(self, name):
+        """The path of file ``name`` in the checkpoint folder."""
+        return os.path.join(self.folder, name)
+
+    def load(self):
+        """The saved state (a dict), or None when the folder holds no checkpoint."""
+        path = self.path(CHECKPOINT_FILE)
+        if not os.path.isfile(path):
+            return None
+        try:
+            with open(path, encoding='utf-8') as handle:
+                state = json.load(handle)
+            for key in ('epoch', 'batch', 'params', 'optimizer', 'history'):
+                state[key]  # noqa: B018 - presence check
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ValueError(f'{path}: corrupt checkpoint ({exc!r})') from None
+        for key in ('params', 'states', 'best_params'):
+            name = state.get(key)
+            if name and not os.path.isfile(self.path(name)):
+                raise ValueError(f'{path}: names {name}, which is missing')
+        self.best = state.get('best_params')
+        return state
+
+    def restore(self, net, trainer, state, ctxs):
+        """Load the parameters and optimizer state that ``state`` names."""
+        load_params(net, self.path(state['params']), ctxs)
+        arrays = mx.nd.load(self.path(state['states']))
+        restore_optimizer(trainer, arrays, state['optimizer'])
+
+    def restore_best(self, net, ctxs):
+        """Load the best parameters saved so far, if any."""
+        state = self.load()
+        if state and state.get('best_params'):
+            load_params(net, self.path(state['best_params']), ctxs)
+
+    def save(self, net, trainer, state, best_changed):
+        """Write parameters, optimizer state and, last, ``checkpoint.json``."""
+        tag = f"{state['epoch']:04d}-{state['batch']:06d}"
+        params, states = f'params-{tag}.params', f'optimizer-{tag}.nd'
+        with atomic_path(self.path(params)) as tmp:
+            net.save_parameters(tmp)
+        arrays, meta = optimizer_arrays(trainer)
+        with atomic_path(self.path(states)) as tmp:
+            mx.nd.save(tmp, arrays)
+        if best_changed:
+            best = f'best-{tag}.params'
+            with atomic_path(self.path(best)) as tmp:
+                net.save_parameters(tmp)
+            self.best = best
+        state['best_params'] = self.best
+        state.update(params=params, states=states, optimizer=meta)
+        write_json(self.path(CHECKPOINT_FILE), state)
+        keep = {params, states, state.get('best_params')}
+        for name in os.listdir(self.folder):
+            if name.endswith(('.params', '.nd')) and name not in keep:
+                os.remove(self.path(name))

@@ -1,0 +1,90 @@
+"""Training engines: what one step over a batch (or a chunk of ratings) does.
+
+The loop in ``loop.py`` owns epochs, checkpoints, callbacks and reporting; an engine
+owns the update. ``fit(engine=...)`` picks one by name from ``ENGINES``. An engine is
+built with ``(net, ctxs, optimizer, optimizer_params, reg, loss, kvstore, train_iter,
+hybridize)`` and offers:
+
+- ``step(batch)``: train on one ``mx.io.DataBatch`` from the iterator and return
+  ``(sum of the batch's per-rating errors as a (1,) NDArray, number of ratings)``;
+- ``trainer``: the ``gluon.Trainer`` whose optimizer state checkpoints save;
+- ``distributed``, ``rank``: whether it trains in a parameter-server job, and as which
+  worker.
+"""
+from .._compat import mx
+from mxnet import autograd, gluon
+
+from ..distributed import is_distributed, trainer_kvstore
+from .objective import Objective
+
+__all__ = ['GenericEngine', 'ENGINES', 'make_engine']
+
+
+class GenericEngine:
+    """Gluon's own path: autograd through the objective, ``Trainer.step``, and the
+    model's projection (``constrain``) after every update. Works for every model,
+    optimizer, context list and kvstore."""
+
+    name = 'generic'
+
+    def __init__(self, net, ctxs, optimizer, optimizer_params, reg, loss, kvstore,
+                 train_iter, hybridize):
+        kv, self.rank, workers = trainer_kvstore(kvstore, train_iter, net)
+        self.distributed = is_distributed(kv)
+        self.net, self.ctxs = net, ctxs
+        params = dict(optimizer_params)
+        self.step_divisor, local_update = None, None  # None: each batch's own size
+        if self.distributed:
+            # Servers sum the workers' gradients and receive the optimizer before the
+            # first step, so the scale of the global batch is fixed up front (MXNet
+            # refuses to change it later): the sum becomes the mean over all examples.
+            params['rescale_grad'] = 1.0 / (train_iter.batch_size * workers)
+            self.step_divisor = 1
+            if net.constrained:  # a projection must act on the copy that is updated
+                local_update = False
+        self.trainer = gluon.Trainer(net.collect_params(), optimizer, params, kvstore=kv,
+                                     update_on_kvstore=local_update)
+        self.objective = Objective(net, reg, loss)
+        if hybridize:
+            self.objective.hybridize(static_alloc=True)
+
+    def step(self, batch):
+        size = batch.data[0].shape[0]
+        if len(self.ctxs) == 1:
+            ctx = self.ctxs[0]
+            user, item, label = (array.as_in_context(ctx) for array in
+                                 (batch.data[0], batch.data[1], batch.label[0]))
+            with autograd.record():
+                err, obj = self.objective(user, item, label)
+            obj.backward()
+            batch_sum = err.sum()
+        else:
+            batch_sum = self._multi_device(batch)
+        self.trainer.step(self.step_divisor or size)
+        self.net.constrain()
+        return batch_sum, size
+
+    def _multi_device(self, batch):
+        """Split the batch across the contexts; the gradients are summed by the kvstore."""
+        parts = [gluon.utils.split_and_load(array, self.ctxs, even_split=False)
+                 for array in (batch.data[0], batch.data[1], batch.label[0])]
+        errs, objs = [], []
+        with autograd.record():
+            for user, item, label in zip(*parts):
+                err, obj = self.objective(user, item, label)
+                errs.append(err)
+                objs.append(obj)
+        autograd.backward(objs)
+        return mx.nd.add_n(*[e.sum().as_in_context(self.ctxs[0]) for e in errs])
+
+
+ENGINES = {'generic': GenericEngine}
+
+
+def make_engine(name, **kwargs):
+    """Build the engine registered as ``name`` (see the module docstring)."""
+    try:
+        cls = ENGINES[name]
+    except KeyError:
+        raise ValueError(f'unknown engine {name!r}; choose from {sorted(ENGINES)}') from None
+    return cls(**kwargs)

@@ -1,0 +1,62 @@
+"""History: one record per epoch, written as CSV or JSON, and plotted."""
+import csv
+import io
+import json
+
+from .._io import atomic_path, write_text
+
+__all__ = ['History', 'plot_history']
+
+
+class History(list):
+    """One dict per epoch (epoch, train_loss, val_rmse, val_mae, seconds, ...)."""
+
+    def to_json(self, path=None):
+        text = json.dumps(list(self), indent=2)
+        if path:
+            write_text(path, text + '\n')
+        return text
+
+    def to_csv(self, path=None):
+        keys = []
+        for record in self:
+            keys.extend(k for k in record if k not in keys)
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=keys, lineterminator='\n')
+        writer.writeheader()
+        writer.writerows(self)
+        if path:
+            write_text(path, buffer.getvalue())
+        return buffer.getvalue()
+
+    def best(self, key='val_rmse'):
+        """The record with the lowest ``key`` (None when no record has it)."""
+        scored = [r for r in self if r.get(key) is not None]
+        return min(scored, key=lambda r: r[key]) if scored else None
+
+
+def plot_history(history, path, title=None):
+    """Write a PNG of train loss and validation RMSE per epoch (needs matplotlib)."""
+    try:
+        import matplotlib
+        matplotlib.use('Agg')
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise ImportError('plot_history needs matplotlib: pip install matplotlib') from None
+    epochs = [r['epoch'] for r in history]
+    fig, left = plt.subplots(figsize=(7, 4))
+    left.plot(epochs, [r['train_loss'] for r in history], 'o-', color='tab:blue',
+              label='train loss (scaled)')
+    left.set_xlabel('epoch')
+    left.set_ylabel('train loss (mean per rating, scaled units)')
+    if any(r.get('val_rmse') is not None for r in history):
+        right = left.twinx()
+        right.plot(epochs, [r.get('val_rmse') for r in history], 's-', color='tab:red',
+                   label='validation RMSE')
+        right.set_ylabel('validation RMSE (rating scale)')
+        fig.legend(loc='upper right')
+    left.set_title(title or 'gluonrec training')
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format='png', dpi=100)
+    plt.close(fig)

@@ -1,0 +1,335 @@
+"""fit(): the training loop, read as resume, epochs, end of epoch and callbacks."""
+import logging
+import math
+import signal
+import sys
+import threading
+import time
+
+from .._compat import mx
+from ..context import net_ctx, resolve_ctx
+from ..evaluation import as_iter, evaluate
+from .callbacks import BatchLog, BestParameters, EarlyStopping, ProgressBar, log_epoch
+from .checkpoint import Checkpoints
+from .engine import make_engine
+from .history import History
+
+__all__ = ['fit']
+
+logger = logging.getLogger('gluonrec.train')
+
+
+def fit(net, train_iter, val_iter=None, epochs=10, optimizer='adam', learning_rate=0.01,
+        wd=0.0, reg=0.0, optimizer_params=None, loss='l2', scaler=None, ctx='auto',
+        kvstore='device', log_interval=1000, callbacks=(), checkpoint_dir=None,
+        resume=False, patience=None, hybridize=True, seed=None, progress=None,
+        engine='generic'):
+    """Train ``net`` on the batches of ``train_iter``; evaluate on ``val_iter``.
+
+    Parameters
+    ----------
+    net : RecModel
+        Initialised here unless it already holds parameters.
+    train_iter : mx.io.DataIter
+        Yields ``DataBatch(data=[user, item], label=[rating])`` (a ``RatingIter``).
+    val_iter : RatingIter or Ratings, optional
+        Validation ratings; RMSE/MAE on the original scale after every epoch.
+    epochs : int
+    optimizer : str
+        Any MXNet optimizer ('adam', 'sgd', 'adagrad', ...), with ``learning_rate``,
+        ``wd`` (weight decay on every parameter) and ``optimizer_params``.
+    reg : float
+        L2 penalty on the embedding rows a rating uses (Surprise's SVD regularisation),
+        which also works with row_sparse gradients where ``wd`` does not.
+    loss : {'l2', 'l1'}
+        Squared or absolute error per rating.
+    scaler : MinMaxScaler, optional
+        Maps outputs back to ratings for the validation metrics.
+    ctx : str, mx.Context or list
+        See ``resolve_ctx``; several contexts split each batch.
+    kvstore : str or mx.kv.KVStore
+        'device', 'local', or a parameter-server store ('dist_sync', 'dist_async',
+        'dist_device_sync') in a job started by ``python -m gluonrec.launch``; each
+        worker then reads its shard (``RatingIter(num_parts=kv.num_workers,
+        part_index=kv.rank)``), every worker validates, and only rank 0 logs epochs and
+        writes checkpoints. ``resume`` is refused there (the optimizer state lives on
+        the servers).
+    log_interval : int or None
+        Log ``Epoch e / E | Batch b | Mean Loss: x`` every this many batches.
+    callbacks : sequence of callables
+        See ``gluonrec.train.callbacks``: ``cb(record)`` after every epoch and
+        ``cb.on_batch_end(epoch, batch)`` after every batch; True stops training.
+    checkpoint_dir : str, optional
+        Write a checkpoint after every epoch and on interruption (Ctrl-C stops after
+        the current batch): the last state and the best one by validation RMSE.
+    resume : bool
+        Continue from the checkpoint in ``checkpoint_dir``, if any; with the same seed
+        and data the result equals an uninterrupted run.
+    patience : int, optional
+        Early stopping on validation RMSE; the best parameters are restored at the end
+        (in a single process; a parameter-server job keeps the last ones).
+    hybridize : bool
+        Hybridize with ``static_alloc=True``.
+    seed : int, optional
+        Seeds parameter initialisation and, per epoch, MXNet's RNG (dropout).
+    progress : bool, optional
+        Show a tqdm bar; default when stderr is a terminal.
+    engine : str
+        The training engine of ``gluonrec.train.engine.ENGINES`` that performs each
+        update ('generic': autograd and ``gluon.Trainer``).
+
+    Returns
+    -------
+    History
+
+    Raises
+    ------
+    FloatingPointError
+        When the training loss becomes NaN or infinite; the last good checkpoint stays.
+    """
+    _check_args(epochs, learning_rate, log_interval, reg, optimizer, wd, net, resume,
+                checkpoint_dir)
+    ctxs = resolve_ctx(ctx)
+    _initialize(net, ctxs, seed)
+    hybridize = hybridize and not net.row_sparse_weights  # those pull rows imperatively
+    if hybridize:
+        net.hybridize(static_alloc=True)
+    params = dict(optimizer_params or {}, learning_rate=learning_rate, wd=wd)
+    run = _Run(net, train_iter, as_iter(val_iter, scaler) if val_iter is not None else None,
+               scaler, ctxs, epochs, seed, log_interval, checkpoint_dir, patience, progress,
+               make_engine(engine, net=net, ctxs=ctxs, optimizer=optimizer,
+                           optimizer_params=params, reg=reg, loss=loss, kvstore=kvstore,
+                           train_iter=train_iter, hybridize=hybridize))
+    if resume:
+        _resume(run)
+    run.add_callbacks(callbacks)
+    with _Interrupt() as interrupt:
+        for epoch in range(run.start_epoch, epochs):
+            done = _run_epoch(run, epoch, interrupt)
+            if not done.finished:
+                _save_partial(run, epoch, done)
+                break
+            record = _end_epoch(run, epoch, done)
+            if any(hook(record) for hook in run.epoch_hooks):
+                logger.info('stopping after epoch %d', epoch + 1)
+                break
+    _finish(run)
+    return run.history
+
+
+class _Run:
+    """What the loop carries from one epoch to the next."""
+
+    def __init__(self, net, train_iter, val_iter, scaler, ctxs, epochs, seed, log_interval,
+                 checkpoint_dir, patience, progress, engine):
+        self.net, self.train_iter, self.val_iter, self.scaler = net, train_iter, val_iter, scaler
+        self.ctxs, self.epochs, self.seed, self.engine = ctxs, epochs, seed, engine
+        self.log_interval, self.checkpoint_dir, self.patience = log_interval, checkpoint_dir, \
+            patience
+        self.chief = engine.rank == 0  # only rank 0 logs epochs and writes checkpoints
+        self.ckpt = Checkpoints(checkpoint_dir) if checkpoint_dir and self.chief else None
+        # Without a checkpoint folder, early stopping keeps the best parameters in memory.
+        self.best = BestParameters(keep_copy=bool(self.ckpt is None and patience and
+                                                  not engine.distributed))
+        self.bar = ProgressBar(sys.stderr.isatty() if progress is None else progress)
+        self.history, self.start_epoch, self.start_batch = History(), 0, 0
+        self.partial = {'sum': 0.0, 'seen': 0}
+        self.interrupted = False
+        self.batch_hooks, self.epoch_hooks = [], []
+
+    def add_callbacks(self, callbacks):
+        """User callbacks, then early stopping (replayed over a resumed history)."""
+        hooks = list(callbacks)
+        if self.patience:
+            stopper = EarlyStopping(self.patience)
+            for record in self.history:
+                stopper(record)
+            hooks.append(stopper)
+        self.batch_hooks = [cb for cb in hooks if hasattr(cb, 'on_batch_end')]
+        self.epoch_hooks = [cb for cb in hooks if callable(cb)]
+
+    def state(self, epoch, batch, **extra):
+        """The loop position and history, as the checkpoint stores them."""
+        return dict(epoch=epoch, batch=batch, history=list(self.history),
+                    best_rmse=self.best.as_json(), **extra)
+
+
+class _Epoch:
+    """What one pass over the iterator produced."""
+
+    def __init__(self, train_loss, seen, nbatch, seconds, finished):
+        self.train_loss, self.seen, self.nbatch = train_loss, seen, nbatch
+        self.seconds, self.finished = seconds, finished
+
+
+def _resume(run):
+    if run.engine.distributed:
+        raise ValueError('resume=True is not supported with a distributed kvstore')
+    state = run.ckpt.load()
+    if state is None:
+        return
+    run.ckpt.restore(run.net, run.engine.trainer, state, run.ctxs)
+    run.history = History(state['history'])
+    run.start_epoch, run.start_batch = state['epoch'], state['batch']
+    run.partial = state.get('partial') or run.partial
+    run.best.rmse = state['best_rmse'] if state.get('best_rmse') is not None else math.inf
+    logger.info('resuming from %s at epoch %d, batch %d', run.checkpoint_dir,
+                run.start_epoch + 1, run.start_batch)
+
+
+def _start_iter(it, epoch, first):
+    # An iterator that can jump to an epoch's order (RatingIter) does so on resume.
+    if first and hasattr(it, 'set_epoch'):
+        it.set_epoch(epoch)
+    else:
+        it.reset()
+
+
+def _run_epoch(run, epoch, interrupt):
+    """One pass over the training iterator through the engine."""
+    if run.seed is not None:
+        mx.random.seed(run.seed * 100003 + epoch)
+    first = epoch == run.start_epoch
+    _start_iter(run.train_iter, epoch, first)
+    skip = run.start_batch if first else 0  # resuming inside an epoch: same order
+    tic = time.time()
+    total, seen = mx.nd.zeros((1,), ctx=run.ctxs[0]), 0
+    if skip:  # the loss of the batches done before the interruption
+        total += run.partial['sum']
+        seen = run.partial['seen']
+    log = BatchLog(run.log_interval, lambda value, e, b: _check_finite(value, e, b, run))
+    length = len(run.train_iter) if hasattr(run.train_iter, '__len__') else None
+    run.bar.start(epoch, run.epochs, length)
+    nbatch, stopped = -1, False
+    for nbatch, batch in enumerate(run.train_iter):
+        if nbatch < skip:
+            continue
+        batch_sum, size = run.engine.step(batch)
+        total += batch_sum
+        seen += size
+        log.add(batch_sum, size)
+        run.bar.update()
+        log.after_batch(epoch, run.epochs, nbatch)
+        stopped = _after_batch(run, epoch, nbatch, interrupt)
+        if stopped:
+            break
+    run.bar.close()
+    # Reading the loss waits for MXNet's queued work, so the time is the real one.
+    train_loss = total.asscalar() / max(seen, 1)
+    mx.nd.waitall()
+    elapsed = time.time() - tic
+    _check_finite(train_loss, epoch, nbatch, run)
+    finished = not stopped or (length is not None and nbatch + 1 >= length)
+    return _Epoch(train_loss, seen, nbatch, elapsed, finished)
+
+
+def _after_batch(run, epoch, nbatch, interrupt):
+    """Batch callbacks and Ctrl-C: True when training stops after this batch."""
+    try:
+        stop = any(hook.on_batch_end(epoch, nbatch) for hook in run.batch_hooks)
+    except KeyboardInterrupt:  # raised after a complete batch: stop cleanly
+        interrupt.flag, stop = True, False
+    run.interrupted = run.interrupted or interrupt.flag
+    return stop or run.interrupted
+
+
+def _save_partial(run, epoch, done):
+    """Checkpoint an epoch cut short, so ``resume`` continues at the next batch."""
+    if run.ckpt is None:
+        return
+    partial = {'sum': done.train_loss * done.seen, 'seen': done.seen}
+    run.ckpt.save(run.net, run.engine.trainer, run.state(epoch, done.nbatch + 1,
+                                                         partial=partial), best_changed=False)
+    logger.warning('stopped at epoch %d, batch %d; checkpoint in %s', epoch + 1,
+                   done.nbatch + 1, run.checkpoint_dir)
+
+
+def _end_epoch(run, epoch, done):
+    """Validate, record, log and checkpoint a finished epoch; returns its record."""
+    record = {'epoch': epoch + 1, 'train_loss': done.train_loss, 'seconds': done.seconds,
+              'ratings_per_sec': done.seen / max(done.seconds, 1e-9)}
+    if run.val_iter is not None:
+        scores = evaluate(run.net, run.val_iter, scaler=run.scaler, ctx=run.ctxs[0])
+        record['val_rmse'], record['val_mae'] = scores['rmse'], scores['mae']
+        if not math.isfinite(scores['rmse']):
+            raise FloatingPointError(f'validation RMSE is {scores["rmse"]} after '
+                                     f'epoch {epoch + 1}')
+    run.history.append(record)
+    log_epoch(record, run.epochs, run.chief)
+    improved = run.best.update(run.net, record, run.ctxs[0])
+    if run.ckpt is not None:
+        run.ckpt.save(run.net, run.engine.trainer, run.state(epoch + 1, 0),
+                      best_changed=improved)
+    return record
+
+
+def _finish(run):
+    # In a parameter-server job the servers hold the parameters: the last ones stay.
+    if run.patience and run.best.rmse < math.inf and not run.engine.distributed:
+        if run.ckpt is not None:
+            run.ckpt.restore_best(run.net, run.ctxs)
+        else:
+            run.best.restore(run.net)
+    if run.interrupted:
+        logger.warning('training interrupted; returning the history so far')
+
+
+class _Interrupt:
+    """Turns the first Ctrl-C into a flag checked after each batch."""
+
+    def __init__(self):
+        self.flag = False
+        self._previous = None
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.getsignal(signal.SIGINT)
+
+            def handler(signum, frame):
+                if self.flag:  # a second Ctrl-C: stop right away
+                    raise KeyboardInterrupt
+                self.flag = True
+                logger.warning('interrupted: stopping after this batch (Ctrl-C again to abort)')
+            signal.signal(signal.SIGINT, handler)
+        return self
+
+    def __exit__(self, *exc):
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+        return False
+
+
+def _initialize(net, ctxs, seed):
+    params = net.collect_params()
+    fresh = [p for p in params.values() if p._data is None and not p._deferred_init]
+    if fresh:
+        if seed is not None:
+            mx.random.seed(seed)
+        net.initialize(ctx=ctxs)
+    elif len(ctxs) > 1 or net_ctx(net) != ctxs[0]:
+        params.reset_ctx(ctxs)
+
+
+def _check_args(epochs, learning_rate, log_interval, reg, optimizer, wd, net, resume,
+                checkpoint_dir):
+    if int(epochs) != epochs or epochs < 1:
+        raise ValueError(f'epochs must be a positive integer, got {epochs!r}')
+    if not learning_rate > 0:
+        raise ValueError(f'learning_rate must be > 0, got {learning_rate!r}')
+    if log_interval is not None and log_interval < 1:
+        raise ValueError(f'log_interval must be >= 1 or None, got {log_interval!r}')
+    if reg < 0 or wd < 0:
+        raise ValueError(f'reg and wd must be >= 0, got reg={reg}, wd={wd}')
+    if wd and getattr(net, 'sparse_grad', False) and optimizer == 'adagrad':
+        raise ValueError("MXNet's sparse adagrad update has no weight decay: use reg= "
+                         '(an L2 penalty on the rows in the batch) instead of wd=')
+    if resume and not checkpoint_dir:
+        raise ValueError('resume=True needs checkpoint_dir')
+
+
+def _check_finite(value, epoch, nbatch, run):
+    if not math.isfinite(value):
+        where = f'; the last good checkpoint is in {run.checkpoint_dir}' \
+            if run.checkpoint_dir else ''
+        raise FloatingPointError(f'training loss is {value} at epoch {epoch + 1}, batch '
+                                 f'{nbatch + 1}: lower the learning rate{where}')
