@@ -47,3 +47,29 @@ def jester_files(tmp_path):
     paths['csv'].write_text(JESTER_CSV)
     paths['jokes'].write_text(JOKES)
     return paths
+
+
+@pytest.fixture(scope='session')
+def small_ratings():
+    """A rank-2 synthetic data set (80 users, 30 items) with item names."""
+    from gluonrec.data import make_synthetic
+    r = make_synthetic(80, 30, 1200, rank=2, seed=4)
+    r.item_names = {i: f'item {i}' for i in range(1, 31)}
+    return r
+
+
+@pytest.fixture(scope='session')
+def trained(small_ratings):
+    """``trained(name)``: a TrainedModel of that registered model on ``small_ratings``
+    (80/20 split), trained once per session and shared by the tests that only read it."""
+    from gluonrec.recipe import train_model
+    cache = {}
+
+    def get(name='biased_mf'):
+        if name not in cache:
+            cache[name] = train_model(small_ratings, model=name, num_factors=4, epochs=3,
+                                      batch_size=64, optimizer='adam', lr=0.01, reg=0.0,
+                                      wd=0.0, patience=0, sparse_grad=False, ctx='cpu',
+                                      seed=0)
+        return cache[name]
+    return get

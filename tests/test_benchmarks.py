@@ -3,11 +3,14 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from gluonrec.data import make_synthetic
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+@pytest.mark.slow
 def test_compare_quick_writes_table_section_and_plot(tmp_path):
     r = make_synthetic(200, 30, 3000, rank=2, seed=0)
     data = tmp_path / 'jester_ratings.dat'

@@ -61,6 +61,7 @@ def single(tmp_path_factory):
     return results
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('sparse, servers', [(False, 1), (True, 1), (True, 2)])
 def test_dist_sync_matches_single_process(tmp_path, single, sparse, servers):
     args = ['--epochs', '3'] + (['--sparse'] if sparse else [])
@@ -78,6 +79,7 @@ def test_dist_sync_matches_single_process(tmp_path, single, sparse, servers):
     assert not _leftovers(token)
 
 
+@pytest.mark.slow
 def test_killed_worker_ends_job_in_bounded_time(tmp_path):
     proc, elapsed, token = _launch(tmp_path, 2, 1, '--kvstore', 'dist_sync', '--epochs', '50',
                                    '--die-at-epoch', '1', timeout=90)
@@ -88,6 +90,7 @@ def test_killed_worker_ends_job_in_bounded_time(tmp_path):
     assert not _leftovers(token)
 
 
+@pytest.mark.slow
 def test_time_limit_stops_a_hung_job(tmp_path):
     token = uuid.uuid4().hex
     tic = time.time()
@@ -136,6 +139,7 @@ def test_unsharded_iterator_is_refused_in_a_dist_job():
     assert _kvstore(FakeKV(), shard, net)[1:] == (1, 2)
 
 
+@pytest.mark.slow
 def test_regression_one_worker_dist_job(tmp_path):
     """A dist kvstore with a single worker still updates on the server, so the gradient
     scale must be fixed up front there too (MXNet raised 'Possible change in the

@@ -5,26 +5,23 @@ import numpy as np
 import pytest
 
 from gluonrec._compat import mx
-from gluonrec.data import MinMaxScaler, RatingIter, make_synthetic, random_split
 from gluonrec.models import get_model, model_names
-from gluonrec.persist import Recommender, load_model, save_model
-from gluonrec.train import fit
+from gluonrec.persist import load_model, save_model
+from gluonrec.recommender import Recommender
 
 
-def _trained(name='biased_mf', epochs=2):
-    r = make_synthetic(60, 25, 900, seed=2)
-    r.item_names = {i: f'item {i}' for i in range(1, 26)}
-    train, test = random_split(r, 0.2, seed=0)
-    net = get_model(name, num_users=r.num_users, num_items=r.num_items, num_factors=4)
-    scaler = MinMaxScaler.from_scale(r.scale, net.feature_range)
-    history = fit(net, RatingIter.from_ratings(train, scaler, batch_size=64), test,
-                  epochs=epochs, scaler=scaler, ctx='cpu', seed=0, log_interval=None)
-    return net, train, test, scaler, history
+@pytest.fixture
+def parts(trained):
+    """``parts(name)``: (net, train, test, scaler, history) of the session's model."""
+    def get(name='biased_mf'):
+        t = trained(name)
+        return t.net, t.train, t.val, t.scaler, t.history
+    return get
 
 
 @pytest.mark.parametrize('name', model_names())
-def test_round_trip_identical_predictions(name, tmp_path):
-    net, train, test, scaler, history = _trained(name)
+def test_round_trip_identical_predictions(name, tmp_path, parts):
+    net, train, test, scaler, history = parts(name)
     folder = save_model(tmp_path / 'm', net, train, scaler, history=history, test=test)
     rec = load_model(folder)
     direct = Recommender.from_training(net, train, scaler)
@@ -33,24 +30,27 @@ def test_round_trip_identical_predictions(name, tmp_path):
     np.testing.assert_allclose(rec.predict(users, items), direct.predict(users, items),
                                rtol=1e-6)
     assert rec.model_name == name and rec.item_name(3) == 'item 3'
-    assert len(rec.history) == 2 and rec.test.user.shape == test.user.shape
+    assert len(rec.history) == 3 and rec.test.user.shape == test.user.shape
     np.testing.assert_array_equal(rec.item_factors(), net.item_factors())
     config = json.loads((tmp_path / 'm' / 'config.json').read_text())
     assert config['mxnet_version'] == mx.__version__ and config['model'] == name
 
 
-def test_predictions_on_original_scale_and_clipped(tmp_path):
-    net, train, test, scaler, _ = _trained()
+def test_predictions_on_original_scale_and_clipped(tmp_path, parts):
+    net, train, test, scaler, _ = parts()
     rec = Recommender.from_training(net, train, scaler)
     pred = rec.predict(train.user_map.to_raw(train.user), train.item_map.to_raw(train.item))
     assert pred.min() >= -10 and pred.max() <= 10
+    scaled = net(mx.nd.array(train.user, dtype='int32'), mx.nd.array(train.item, dtype='int32'))
+    np.testing.assert_allclose(pred, np.clip(scaler.inverse_transform(scaled.asnumpy()), -10,
+                                             10), rtol=1e-5, atol=1e-5)
     rmse = np.sqrt(np.mean((pred - train.rating) ** 2))
     assert rmse < np.std(train.rating) * 1.05  # on the -10..10 scale, not the scaled one
     assert isinstance(rec.predict(1, 1), float)
 
 
-def test_unknown_ids_raise_or_fall_back(tmp_path):
-    net, train, test, scaler, _ = _trained()
+def test_unknown_ids_raise_or_fall_back(tmp_path, parts):
+    net, train, test, scaler, _ = parts()
     rec = Recommender.from_training(net, train, scaler)
     with pytest.raises(KeyError, match='unknown user 999'):
         rec.predict(999, 1)
@@ -60,8 +60,8 @@ def test_unknown_ids_raise_or_fall_back(tmp_path):
     assert rec.predict([999, 1], [1000, 1], unknown='mean').shape == (2,)
 
 
-def test_broken_folders_name_the_file(tmp_path):
-    net, train, test, scaler, _ = _trained()
+def test_broken_folders_name_the_file(tmp_path, parts):
+    net, train, test, scaler, _ = parts()
     folder = save_model(tmp_path / 'm', net, train, scaler)
     params = os.path.join(folder, 'model.params')
     data = open(params, 'rb').read()
@@ -84,8 +84,8 @@ def test_broken_folders_name_the_file(tmp_path):
         load_model(tmp_path / 'nope')
 
 
-def test_save_replaces_folder_atomically(tmp_path):
-    net, train, test, scaler, _ = _trained()
+def test_save_replaces_folder_atomically(tmp_path, parts):
+    net, train, test, scaler, _ = parts()
     folder = tmp_path / 'm'
     save_model(folder, net, train, scaler)
     (folder / 'stale.txt').write_text('x')
@@ -94,16 +94,16 @@ def test_save_replaces_folder_atomically(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ['m']
 
 
-def test_no_pickle_in_saved_files(tmp_path):
-    net, train, test, scaler, _ = _trained()
+def test_no_pickle_in_saved_files(tmp_path, parts):
+    net, train, test, scaler, _ = parts()
     folder = save_model(tmp_path / 'm', net, train, scaler, test=test)
     for name in ('train.npz', 'test.npz'):
         with np.load(os.path.join(folder, name), allow_pickle=False) as data:
             assert data['user'].dtype == np.int32
 
 
-def test_export_for_serving(tmp_path):
-    net, train, test, scaler, _ = _trained()
+def test_export_for_serving(tmp_path, parts):
+    net, train, test, scaler, _ = parts()
     rec = Recommender.from_training(net, train, scaler)
     symbol, params = rec.export(str(tmp_path / 'served'))
     block = mx.gluon.SymbolBlock.imports(symbol, ['data0', 'data1'], params)

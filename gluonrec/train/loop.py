@@ -30,8 +30,8 @@ def fit(net, train_iter, val_iter=None, epochs=10, optimizer='adam', learning_ra
     ----------
     net : RecModel
         Initialised here unless it already holds parameters.
-    train_iter : mx.io.DataIter
-        Yields ``DataBatch(data=[user, item], label=[rating])`` (a ``RatingIter``).
+    train_iter : RatingIter or mx.io.DataIter
+        Yields ``DataBatch(data=[user, item], label=[rating])``.
     val_iter : RatingIter or Ratings, optional
         Validation ratings; RMSE/MAE on the original scale after every epoch.
     epochs : int
@@ -48,17 +48,14 @@ def fit(net, train_iter, val_iter=None, epochs=10, optimizer='adam', learning_ra
     ctx : str, mx.Context or list
         See ``resolve_ctx``; several contexts split each batch.
     kvstore : str or mx.kv.KVStore
-        'device', 'local', or a parameter-server store ('dist_sync', 'dist_async',
-        'dist_device_sync') in a job started by ``python -m gluonrec.launch``; each
-        worker then reads its shard (``RatingIter(num_parts=kv.num_workers,
-        part_index=kv.rank)``), every worker validates, and only rank 0 logs epochs and
-        writes checkpoints. ``resume`` is refused there (the optimizer state lives on
-        the servers).
+        'device', 'local', or a parameter-server store ('dist_sync', ...) in a job
+        started by ``python -m gluonrec.launch`` (see ``gluonrec.distributed``: each
+        worker reads its shard, only rank 0 logs and checkpoints, no ``resume``).
     log_interval : int or None
         Log ``Epoch e / E | Batch b | Mean Loss: x`` every this many batches.
     callbacks : sequence of callables
-        See ``gluonrec.train.callbacks``: ``cb(record)`` after every epoch and
-        ``cb.on_batch_end(epoch, batch)`` after every batch; True stops training.
+        ``cb(record)`` after every epoch, ``cb.on_batch_end(epoch, batch)`` after every
+        batch; True stops training (``gluonrec.train.callbacks``).
     checkpoint_dir : str, optional
         Write a checkpoint after every epoch and on interruption (Ctrl-C stops after
         the current batch): the last state and the best one by validation RMSE.
@@ -75,8 +72,7 @@ def fit(net, train_iter, val_iter=None, epochs=10, optimizer='adam', learning_ra
     progress : bool, optional
         Show a tqdm bar; default when stderr is a terminal.
     engine : str
-        The training engine of ``gluonrec.train.engine.ENGINES`` that performs each
-        update ('generic': autograd and ``gluon.Trainer``).
+        Which of ``gluonrec.train.engine.ENGINES`` performs the updates ('generic').
 
     Returns
     -------

@@ -1,0 +1,129 @@
+"""The training recipe, preset resolution and load_dataset."""
+import os
+
+import numpy as np
+import pytest
+
+from gluonrec import load_dataset, load_model, train_model
+from gluonrec.data import make_synthetic
+from gluonrec.data.catalog import family_of
+from gluonrec.models import model_class, model_names
+from gluonrec.presets import PRESETS, resolve
+from gluonrec.train.engine import make_engine
+
+
+def test_resolve_fills_only_unset_values():
+    p = PRESETS['jester']['mf']
+    s = resolve('jester', 'mf', lr=0.5, reg=None, patience=0)
+    assert s['lr'] == 0.5 and s['reg'] == p['reg'] and s['model'] == 'mf'
+    assert s['epochs'] == p['epochs']  # fixed-count training: the preset's count
+    capped = resolve('jester', 'mf')
+    assert capped['epochs'] == 2 * p['epochs'] and capped['patience'] == p['patience']
+    assert resolve('jester', 'mf', epochs=5)['epochs'] == 5
+    with pytest.raises(ValueError, match="not a preset setting: 'learning_rate'"):
+        resolve('jester', 'mf', learning_rate=0.1)
+    with pytest.raises(ValueError, match='no preset'):
+        resolve('books', 'mf')
+
+
+def test_recipe_records_settings_and_splits(small_ratings):
+    result = train_model(small_ratings, model='mf', num_factors=3, epochs=2, batch_size=100,
+                         lr=0.05, patience=0, ctx='cpu', seed=7, val_fraction=0.25)
+    s = result.settings
+    assert (s['model'], s['num_factors'], s['epochs'], s['batch_size'], s['lr']) == \
+        ('mf', 3, 2, 100, 0.05)
+    assert s['optimizer'] == PRESETS['jester']['mf']['optimizer']  # unset: the preset's
+    assert (s['seed'], s['val_fraction']) == (7, 0.25)
+    assert len(result.val) == round(0.25 * len(small_ratings))
+    assert len(result.train) + len(result.val) == len(small_ratings)
+    assert result.train_iter.batch_size == 100 and len(result.history) == 2
+    assert result.net.num_factors == 3 and result.net.sparse_grad
+
+
+def test_recipe_with_given_validation_and_no_validation(small_ratings):
+    from gluonrec.data import random_split
+    train, val = random_split(small_ratings, 0.2, seed=1)
+    result = train_model(train, val, model='mf', epochs=1, patience=0, ctx='cpu')
+    assert result.val is val and len(result.train) == len(train)
+    assert result.settings['val_fraction'] is None
+    assert 'val_rmse' in result.history[0]
+    bare = train_model(small_ratings, model='mf', epochs=1, val_fraction=0, patience=0,
+                       ctx='cpu')
+    assert bare.val is None and 'val_rmse' not in bare.history[0]
+    assert 'baseline_rmse' not in bare.summary()
+
+
+def test_recipe_same_seed_same_model_and_summary(small_ratings):
+    runs = [train_model(small_ratings, model='biased_mf', epochs=2, patience=0, ctx='cpu',
+                        seed=3) for _ in range(2)]
+    np.testing.assert_array_equal(runs[0].net.item_factors(), runs[1].net.item_factors())
+    summary = runs[0].summary()
+    best = min(runs[0].history, key=lambda r: r['val_rmse'])
+    assert summary['val_rmse'] == best['val_rmse'] and summary['best_epoch'] == best['epoch']
+    val, train = runs[0].val, runs[0].train
+    expected = np.sqrt(np.mean((val.rating - train.rating.mean()) ** 2))
+    assert summary['baseline_rmse'] == pytest.approx(expected, rel=1e-6)
+
+
+def test_trained_model_saves_and_wraps(trained, tmp_path):
+    result = trained('biased_mf')
+    rec = result.recommender()
+    assert rec.test is result.val and rec.history == list(result.history)
+    result.save(tmp_path / 'm', extra={'data': 'small'})
+    loaded = load_model(tmp_path / 'm')
+    assert loaded.config['extra']['settings']['model'] == 'biased_mf'
+    assert loaded.config['extra']['data'] == 'small'
+    users = result.train.user_map.to_raw(result.val.user[:20])
+    items = result.train.item_map.to_raw(result.val.item[:20])
+    np.testing.assert_allclose(loaded.predict(users, items), rec.predict(users, items),
+                               rtol=1e-6)
+
+
+def test_models_declare_their_constraint():
+    """constrained is True exactly where a class overrides constrain()."""
+    from gluonrec.models import RecModel
+    for name in model_names():
+        cls = model_class(name)
+        assert cls.constrained == (cls.constrain is not RecModel.constrain), name
+    assert model_class('nnmf').constrained and not model_class('biased_mf').constrained
+
+
+def test_unknown_engine_names_the_choices(small_ratings):
+    with pytest.raises(ValueError, match=r"unknown engine 'fast'; choose from \['generic'\]"):
+        make_engine('fast')
+    with pytest.raises(ValueError, match='unknown engine'):
+        train_model(small_ratings, model='mf', epochs=1, ctx='cpu', engine='fast')
+
+
+def test_load_dataset_by_name_and_path(tmp_path, jester_files):
+    (tmp_path / 'jester').mkdir()
+    (tmp_path / 'jester' / 'jester_ratings.dat').write_text(jester_files['dat'].read_text())
+    (tmp_path / 'jester' / 'jester_items.dat').write_text(jester_files['jokes'].read_text())
+    r = load_dataset('jester', root=tmp_path)
+    assert (len(r), r.num_users, r.num_items) == (7, 3, 4) and family_of(r) == 'jester'
+    assert r.item_names[7] == 'Why did the gradient stop descending?'
+    assert len(load_dataset(str(jester_files['csv']))) == 7  # by path, Jester by its name
+    folder = tmp_path / 'ml'
+    folder.mkdir()
+    (folder / 'u.data').write_text('1\t10\t4\t881250949\n2\t10\t5\t891717742\n')
+    ml = load_dataset(str(folder))
+    assert (len(ml), family_of(ml)) == (2, 'movielens')
+    synthetic = load_dataset('synthetic', seed=1)
+    assert len(synthetic) == 60000 and synthetic.item_names[3] == '(synthetic joke 3)'
+
+
+def test_load_dataset_missing_says_where(tmp_path):
+    with pytest.raises(FileNotFoundError, match=os.path.join(str(tmp_path), 'jester')):
+        load_dataset('jester', root=tmp_path)
+    with pytest.raises(FileNotFoundError, match='ml-100k'):
+        load_dataset('ml-100k', root=tmp_path)
+    with pytest.raises(FileNotFoundError, match='nothing.csv: no such file'):
+        load_dataset(str(tmp_path / 'nothing.csv'))
+
+
+def test_real_data_sets_by_name(shared_data):
+    jester = load_dataset('jester', root=shared_data)
+    assert (len(jester), jester.num_users, jester.num_items) == (363209, 5000, 100)
+    assert len(jester.item_names) == 150
+    ml = load_dataset('ml-100k', root=shared_data)
+    assert (len(ml), ml.num_users, ml.num_items) == (100000, 943, 1682)
