@@ -1,7 +1,8 @@
 """load_dataset: one entry point for a data set by name ('jester', 'ml-100k', ...) or path."""
 import os
 
-from .datasets import JESTER_SCALE, load_jester, load_jester_jokes, load_movielens, load_triples
+from .datasets import (JESTER_SCALE, MOVIELENS_RATING_FILES, load_jester, load_jester_jokes,
+                       load_movielens, load_triples)
 from .download import DATASETS, data_home, fetch
 from .synthetic import make_jester_scale, make_synthetic
 
@@ -10,7 +11,6 @@ __all__ = ['load_dataset', 'JESTER_RATING_FILES', 'family_of']
 #: Looked for, in order, in DATA/jester: dataset 2 as downloaded, the 5k sample, CSV.
 JESTER_RATING_FILES = ('jester_ratings.dat', 'jester_ratings.dat.gz', 'ratings.dat.gz',
                        'ratings.dat', 'jester_ratings.csv')
-_MOVIELENS_FILES = ('u.data', 'ratings.dat', 'ratings.csv')
 
 
 def family_of(ratings):
@@ -38,7 +38,7 @@ def _jester(root, download):
 
 def _movielens(name, root, download):
     folder = os.path.join(root, name)
-    if not any(os.path.isfile(os.path.join(folder, f)) for f in _MOVIELENS_FILES):
+    if not any(os.path.isfile(os.path.join(folder, f)) for f in MOVIELENS_RATING_FILES):
         if not download:
             raise FileNotFoundError(f'no {name} in {folder}; pass a path, set GLUONREC_DATA, '
                                     'or allow the download')
@@ -47,7 +47,7 @@ def _movielens(name, root, download):
 
 
 def _from_path(path, jokes):
-    if os.path.isdir(path) or os.path.basename(path) in _MOVIELENS_FILES:
+    if os.path.isdir(path) or os.path.basename(path) in MOVIELENS_RATING_FILES:
         return load_movielens(path)
     if not os.path.exists(path):
         raise FileNotFoundError(f'{path}: no such file or folder')

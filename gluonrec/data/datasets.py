@@ -14,7 +14,7 @@ import pandas as pd
 from .ratings import Ratings
 
 __all__ = ['load_jester', 'load_jester_jokes', 'load_movielens', 'load_triples',
-           'detect_movielens', 'JESTER_SCALE']
+           'MOVIELENS_RATING_FILES', 'detect_movielens', 'JESTER_SCALE']
 
 logger = logging.getLogger(__name__)
 
@@ -286,6 +286,10 @@ _MOVIELENS = {
     'ml-latest': ('ratings.csv', _Table(',', 4, timestamp=3, header=True), (0.5, 5.0),
                   'movies.csv', _titles_csv),
 }
+
+
+#: The ratings file of each MovieLens layout, in the order ``detect_movielens`` tries them.
+MOVIELENS_RATING_FILES = tuple(dict.fromkeys(layout[0] for layout in _MOVIELENS.values()))
 
 
 def detect_movielens(folder):

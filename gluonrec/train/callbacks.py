@@ -87,8 +87,6 @@ class BatchLog:
     checks that the mean is finite (reading it waits for MXNet's queue)."""
 
     def __init__(self, interval, check):
-        if interval is not None and interval < 1:
-            raise ValueError(f'log_interval must be >= 1 or None, got {interval!r}')
         self.interval, self.check = interval, check
         self.total, self.seen = None, 0
 
