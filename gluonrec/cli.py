@@ -11,6 +11,7 @@ from .models import model_names
 from .presets import preset
 from .recipe import train_model
 from .train import plot_history
+from .train.engine import CHOICES
 
 __all__ = ['ScriptError', 'run_main', 'add_training_args', 'add_model_dir_args',
            'training_kwargs', 'positive_int', 'share', 'train_and_save', 'checkpoint_dir',
@@ -98,29 +99,39 @@ def add_training_args(parser, family, out):
     chosen model for ``family`` (see gluonrec/presets.py): ``training_kwargs`` passes
     them on as None."""
     p = preset(family)
+    f = preset(family, engine='fused')
     parser.set_defaults(preset_family=family)
     g = parser.add_argument_group(
         'model and training', f'unset flags follow the {family} preset of the chosen model '
-        f'(gluonrec/presets.py); the defaults shown are those of {p["model"]}')
+        f'and engine (gluonrec/presets.py); the defaults shown are those of {p["model"]}, '
+        'generic engine [fused engine]')
     g.add_argument('--model', choices=model_names(), default=p['model'],
                    help='model from the registry (default: %(default)s, the most accurate '
                         f'on {family})')
     g.add_argument('--num-factors', type=positive_int,
                    help=f'embedding width k (default: {p["num_factors"]})')
     g.add_argument('--epochs', type=positive_int,
-                   help=f'maximum epochs (default: {p["epochs"] * 2}, stopping early on the '
-                        'validation split)')
+                   help=f'maximum epochs (default: {p["epochs"] * 2} [{f["epochs"] * 2}], '
+                        'stopping early on the validation split)')
     g.add_argument('--batch-size', type=positive_int,
-                   help=f'ratings per batch (default: {p["batch_size"]})')
+                   help=f'ratings per batch [per call of the fused operator] (default: '
+                        f'{p["batch_size"]} [{f["batch_size"]}])')
     g.add_argument('--optimizer',
-                   help=f'any MXNet optimizer: adagrad, adam, sgd, ... '
-                        f'(default: {p["optimizer"]})')
-    g.add_argument('--lr', type=_positive_float, help=f'learning rate (default: {p["lr"]})')
+                   help=f'any MXNet optimizer: adagrad, adam, sgd, ... [sgd or adagrad] '
+                        f'(default: {p["optimizer"]} [{f["optimizer"]}])')
+    g.add_argument('--lr', type=_positive_float,
+                   help=f'learning rate, per batch [per rating] (default: {p["lr"]} '
+                        f'[{f["lr"]}])')
     g.add_argument('--wd', type=_non_negative_float,
                    help=f'optimizer weight decay on all parameters (default: {p["wd"]})')
     g.add_argument('--reg', type=_non_negative_float,
                    help='L2 penalty on the embedding rows and biases of each rating '
-                        f'(default: {p["reg"]})')
+                        f'(default: {p["reg"]} [{f["reg"]}])')
+    g.add_argument('--engine', choices=CHOICES,
+                   help="'fused': a C++ operator, one update per rating (mf, biased_mf, "
+                        "nnmf; sgd, adagrad; CPU; built with g++ on first use); 'generic': "
+                        "Gluon's Trainer, every model; 'auto': fused where it can "
+                        '(default: $GLUONREC_ENGINE, else auto)')
     g.add_argument('--dense-grad', action='store_true',
                    help='dense embedding gradients instead of row_sparse ones')
     g.add_argument('--ctx', type=_ctx_spec, default='auto',
@@ -156,7 +167,8 @@ def training_kwargs(args):
                 patience=args.patience, sparse_grad=False if args.dense_grad else None,
                 seed=args.seed, ctx=args.ctx, kvstore=args.kvstore,
                 checkpoint_dir=checkpoint_dir(args.out), resume=args.resume,
-                log_interval=args.log_interval, progress=False if args.no_progress else None)
+                log_interval=args.log_interval, progress=False if args.no_progress else None,
+                engine=args.engine)
 
 
 def train_and_save(ratings, args, extra=None):
@@ -185,7 +197,8 @@ def train_and_save(ratings, args, extra=None):
           f'RMSE {summary["val_rmse"]:.4f}, MAE {summary["val_mae"]:.4f}')
     print(f'Constant-mean baseline: RMSE {summary["baseline_rmse"]:.4f}, '
           f'MAE {summary["baseline_mae"]:.4f}')
-    print(f'Trained in {summary["seconds"]:.1f} s; model saved to {args.out}')
+    print(f'Trained in {summary["seconds"]:.1f} s ({result.settings["engine"]} engine); '
+          f'model saved to {args.out}')
     return summary
 
 

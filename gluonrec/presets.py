@@ -6,7 +6,8 @@ carved out for validation, ranked by validation RMSE; the test part is never use
 fixed count); the scripts treat it as a cap and stop early on their own validation split.
 """
 
-__all__ = ['PRESETS', 'DEFAULT_MODEL', 'TRAINING_KEYS', 'preset', 'resolve']
+__all__ = ['PRESETS', 'FUSED_PRESETS', 'DEFAULT_MODEL', 'TRAINING_KEYS', 'preset',
+           'resolve']
 
 _COMMON = {'num_factors': 16, 'wd': 0.0, 'sparse_grad': True}
 
@@ -37,23 +38,51 @@ PRESETS = {
     },
 }
 
+#: What differs for the fused engine (one update per rating, so other step sizes),
+#: tuned the same way: ``tune.py --engine fused --batch-size 65536 --lr 0.05 0.1
+#: --reg 0.02 0.03 0.04 --num-factors 16 64`` on Jester (0.02-0.08 and k up to 128 on
+#: ml-100k), best validation RMSE, ``epochs`` about its best epoch. Per-rating Adagrad
+#: prefers wider factors than the batch path (k=16 costs 0.1-0.3% RMSE on these slices).
+#: ``batch_size`` is the chunk of ratings one operator call trains on: it changes the
+#: speed, barely the updates (the chunk's rows are regrouped per thread, see
+#: ``train/fused_mf.cc``).
+_FUSED = {'optimizer': 'adagrad', 'batch_size': 65536}
+FUSED_PRESETS = {
+    'jester': {
+        'biased_mf': dict(_FUSED, num_factors=64, lr=0.05, reg=0.04, epochs=30),
+        'mf': dict(_FUSED, num_factors=64, lr=0.05, reg=0.03, epochs=10),
+        'nnmf': dict(_FUSED, num_factors=64, lr=0.05, reg=0.02, epochs=35),
+    },
+    'movielens': {
+        'biased_mf': dict(_FUSED, num_factors=128, lr=0.05, reg=0.05, epochs=12),
+        'mf': dict(_FUSED, num_factors=128, lr=0.05, reg=0.05, epochs=18),
+        'nnmf': dict(_FUSED, num_factors=128, lr=0.02, reg=0.03, epochs=80),
+    },
+}
+
 #: The most accurate model per family (validation RMSE), used when none is named.
 DEFAULT_MODEL = {'jester': 'biased_mf', 'movielens': 'biased_mf'}
 
 
-def preset(family, model=None):
+def preset(family, model=None, engine='generic'):
     """A copy of the settings for ``model`` (default: the family's best) on 'jester' or
-    'movielens', with the model name under 'model'."""
+    'movielens' for ``engine`` ('generic' or 'fused'), with the model name under
+    'model'."""
     if family not in PRESETS:
         raise ValueError(f'no preset {family!r}; choose from {sorted(PRESETS)}')
     model = model or DEFAULT_MODEL[family]
     if model not in PRESETS[family]:
         raise ValueError(f'no {family} preset for model {model!r}; '
                          f'choose from {sorted(PRESETS[family])}')
-    return dict(PRESETS[family][model], model=model)
+    settings = dict(PRESETS[family][model], model=model)
+    if engine == 'fused':
+        if model not in FUSED_PRESETS[family]:
+            raise ValueError(f'the fused engine has no {family} preset for {model!r}')
+        settings.update(FUSED_PRESETS[family][model])
+    return settings
 
 
-def resolve(family, model=None, **given):
+def resolve(family, model=None, engine='generic', **given):
     """The settings to train with: every value in ``given`` that is not None, the
     ``family`` preset of ``model`` for the rest.
 
@@ -69,7 +98,7 @@ def resolve(family, model=None, **given):
     unknown = sorted(set(given) - set(TRAINING_KEYS))
     if unknown:
         raise ValueError(f'not a preset setting: {unknown[0]!r}; known: {TRAINING_KEYS}')
-    settings = preset(family, model)
+    settings = preset(family, model, engine)
     settings.update({k: v for k, v in given.items() if v is not None})
     if given.get('epochs') is None and settings['patience']:
         settings['epochs'] *= 2

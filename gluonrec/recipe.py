@@ -12,11 +12,14 @@ from .data import MinMaxScaler, RatingIter, random_split
 from .data.catalog import family_of
 from .distributed import connect, is_distributed
 from .metrics import mae, rmse
+from .context import resolve_ctx
 from .models import get_model, model_class
 from .persist import save_model
-from .presets import resolve
+from .presets import DEFAULT_MODEL, resolve
 from .recommender import Recommender
 from .train import fit
+from .train.engine import engine_choice
+from .train.fused import why_not
 
 __all__ = ['train_model', 'TrainedModel']
 
@@ -78,12 +81,27 @@ def _split(ratings, val, val_fraction, seed):
     return ratings, None
 
 
+def _engine(requested, model, ctx, optimizer, wd, loss, kv, row_sparse_weights):
+    """The engine the recipe trains with: 'fused' where it can, as ``engine`` asks."""
+    choice = engine_choice(requested, default='auto')
+    if choice == 'generic':
+        return choice
+    reason = why_not(model_class(model), resolve_ctx(ctx), optimizer,
+                     {'wd': wd} if wd else None, loss, kv, bool(row_sparse_weights))
+    if reason is None:
+        return 'fused'
+    if choice == 'fused':
+        raise ValueError(f"engine='fused' cannot train here: {reason}")
+    logger.info('training with the generic engine: the fused one cannot (%s)', reason)
+    return 'generic'
+
+
 def train_model(ratings, val=None, *, model=None, family=None, val_fraction=0.2,
                 num_factors=None, epochs=None, batch_size=None, optimizer=None, lr=None,
                 wd=None, reg=None, patience=None, sparse_grad=None, model_kwargs=None,
                 row_sparse_weights=None, loss='l2', scaler=None, seed=0, ctx='auto',
                 kvstore='device', checkpoint_dir=None, resume=False, log_interval=None,
-                progress=False, callbacks=(), engine='generic', hybridize=True):
+                progress=False, callbacks=(), engine=None, hybridize=True):
     """Build a model, scale the ratings, iterate, ``fit``; return a ``TrainedModel``.
 
     Parameters
@@ -107,8 +125,12 @@ def train_model(ratings, val=None, *, model=None, family=None, val_fraction=0.2,
     row_sparse_weights : bool, optional
         Default: on with sparse gradients in a parameter-server job, where MXNet's
         servers need row_sparse tables (a constrained model trains dense there).
-    loss, ctx, checkpoint_dir, resume, log_interval, progress, callbacks, engine,
-    hybridize
+    engine : {'auto', 'fused', 'generic'}, optional
+        As in ``fit``, but the default is ``$GLUONREC_ENGINE``, else 'auto': the fused
+        engine where it can train (mf, biased_mf, nnmf with SGD or Adagrad on CPU, a C++
+        compiler at hand), else the generic one. Presets are per engine; the engine
+        used is ``settings['engine']``.
+    loss, ctx, checkpoint_dir, resume, log_interval, progress, callbacks, hybridize
         As in ``fit``.
     scaler : MinMaxScaler, optional
         Default: the rating scale onto the model's ``feature_range``.
@@ -122,12 +144,16 @@ def train_model(ratings, val=None, *, model=None, family=None, val_fraction=0.2,
     -------
     TrainedModel
     """
-    settings = resolve(family or family_of(ratings), model, num_factors=num_factors,
-                       epochs=epochs, batch_size=batch_size, optimizer=optimizer, lr=lr,
-                       wd=wd, reg=reg, patience=patience, sparse_grad=sparse_grad)
-    settings.update(val_fraction=None if val is not None else val_fraction, seed=seed)
-    train, val = _split(ratings, val, val_fraction, seed)
+    family = family or family_of(ratings)
     kv, rank, workers = connect(kvstore)
+    engine = _engine(engine, model or DEFAULT_MODEL[family], ctx, optimizer, wd, loss, kv,
+                     row_sparse_weights)
+    settings = resolve(family, model, engine, num_factors=num_factors, epochs=epochs,
+                       batch_size=batch_size, optimizer=optimizer, lr=lr, wd=wd, reg=reg,
+                       patience=patience, sparse_grad=sparse_grad)
+    settings.update(val_fraction=None if val is not None else val_fraction, seed=seed,
+                    engine=engine)
+    train, val = _split(ratings, val, val_fraction, seed)
     sparse = settings['sparse_grad']
     if is_distributed(kv):
         # A projection (nnmf) must run where the update happens: dense gradients there.

@@ -98,11 +98,11 @@ class Checkpoints:
         self.best = state.get('best_params')
         return state
 
-    def restore(self, net, trainer, state, ctxs):
-        """Load the parameters and optimizer state that ``state`` names."""
+    def restore(self, net, engine, state, ctxs):
+        """Load the parameters and the engine's optimizer state that ``state`` names."""
         load_params(net, self.path(state['params']), ctxs)
         arrays = mx.nd.load(self.path(state['states']))
-        restore_optimizer(trainer, arrays, state['optimizer'])
+        engine.restore_optimizer(arrays, state['optimizer'])
 
     def restore_best(self, net, ctxs):
         """Load the best parameters saved so far, if any."""
@@ -110,13 +110,13 @@ class Checkpoints:
         if state and state.get('best_params'):
             load_params(net, self.path(state['best_params']), ctxs)
 
-    def save(self, net, trainer, state, best_changed):
+    def save(self, net, engine, state, best_changed):
         """Write parameters, optimizer state and, last, ``checkpoint.json``."""
         tag = f"{state['epoch']:04d}-{state['batch']:06d}"
         params, states = f'params-{tag}.params', f'optimizer-{tag}.nd'
         with atomic_path(self.path(params)) as tmp:
             net.save_parameters(tmp)
-        arrays, meta = optimizer_arrays(trainer)
+        arrays, meta = engine.optimizer_state()
         with atomic_path(self.path(states)) as tmp:
             mx.nd.save(tmp, arrays)
         if best_changed:

@@ -7,17 +7,32 @@ hybridize)`` and offers:
 
 - ``step(batch)``: train on one ``mx.io.DataBatch`` from the iterator and return
   ``(sum of the batch's per-rating errors as a (1,) NDArray, number of ratings)``;
-- ``trainer``: the ``gluon.Trainer`` whose optimizer state checkpoints save;
+- ``optimizer_state()`` -> (named NDArrays, JSON metadata) and
+  ``restore_optimizer(arrays, meta)``: what a checkpoint saves and loads besides the
+  parameters (the metadata names the engine, so a checkpoint is resumed by its own);
 - ``distributed``, ``rank``: whether it trains in a parameter-server job, and as which
   worker.
+
+Two engines exist: 'generic' (Gluon's autograd and Trainer; every model, optimizer,
+device and kvstore) and 'fused' (``fused.py``: a C++ operator for mf, biased_mf and nnmf
+with SGD or Adagrad on one CPU). 'auto' takes the fused engine where it can train and
+the generic one otherwise, logging why. ``engine=None`` reads ``$GLUONREC_ENGINE``.
 """
+import logging
+import os
+
 from .._compat import mx
 from mxnet import autograd, gluon
 
 from ..distributed import is_distributed, trainer_kvstore
+from .checkpoint import optimizer_arrays, restore_optimizer
+from .fused import EngineUnavailable, FusedEngine
 from .objective import Objective
 
-__all__ = ['GenericEngine', 'ENGINES', 'make_engine']
+__all__ = ['GenericEngine', 'FusedEngine', 'ENGINES', 'CHOICES', 'make_engine',
+           'engine_choice']
+
+logger = logging.getLogger(__name__)
 
 
 class GenericEngine:
@@ -64,6 +79,19 @@ class GenericEngine:
         self.net.constrain()
         return batch_sum, size
 
+    def optimizer_state(self):
+        """The Trainer's optimizer state, as a checkpoint stores it."""
+        arrays, meta = optimizer_arrays(self.trainer)
+        return arrays, dict(meta, engine=self.name)
+
+    def restore_optimizer(self, arrays, meta):
+        """Load what ``optimizer_state`` saved into the Trainer."""
+        if meta.get('engine', self.name) != self.name:
+            raise ValueError(f"the checkpoint's optimizer state was written by the "
+                             f"{meta['engine']} engine, not the generic one; resume with "
+                             f"the engine that wrote it")
+        restore_optimizer(self.trainer, arrays, meta)
+
     def _multi_device(self, batch):
         """Split the batch across the contexts; the gradients are summed by the kvstore."""
         parts = [gluon.utils.split_and_load(array, self.ctxs, even_split=False)
@@ -78,13 +106,33 @@ class GenericEngine:
         return mx.nd.add_n(*[e.sum().as_in_context(self.ctxs[0]) for e in errs])
 
 
-ENGINES = {'generic': GenericEngine}
+ENGINES = {'generic': GenericEngine, 'fused': FusedEngine}
+#: What ``engine=`` accepts.
+CHOICES = ('auto', *ENGINES)
+
+
+def engine_choice(name=None, default='generic'):
+    """``name``, else ``$GLUONREC_ENGINE``, else ``default``; checked against CHOICES."""
+    choice = name or os.environ.get('GLUONREC_ENGINE') or default
+    if choice not in CHOICES:
+        source = 'engine' if name else 'GLUONREC_ENGINE'
+        raise ValueError(f'{source} must be one of {CHOICES}, got {choice!r}')
+    return choice
 
 
 def make_engine(name, **kwargs):
-    """Build the engine registered as ``name`` (see the module docstring)."""
+    """Build the engine ``name`` ('auto', 'fused', 'generic'; see the module docstring).
+
+    'fused' raises ``ValueError`` with the reason when it cannot train this setup;
+    'auto' then logs the reason in one line and builds the generic engine.
+    """
+    name = engine_choice(name)
+    if name == 'generic':
+        return GenericEngine(**kwargs)
     try:
-        cls = ENGINES[name]
-    except KeyError:
-        raise ValueError(f'unknown engine {name!r}; choose from {sorted(ENGINES)}') from None
-    return cls(**kwargs)
+        return FusedEngine(**kwargs)
+    except EngineUnavailable as exc:
+        if name == 'fused':
+            raise ValueError(f"engine='fused' cannot train here: {exc}") from None
+        logger.info('training with the generic engine: the fused one cannot (%s)', exc)
+        return GenericEngine(**kwargs)

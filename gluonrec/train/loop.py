@@ -23,7 +23,7 @@ def fit(net, train_iter, val_iter=None, epochs=10, optimizer='adam', learning_ra
         wd=0.0, reg=0.0, optimizer_params=None, loss='l2', scaler=None, ctx='auto',
         kvstore='device', log_interval=1000, callbacks=(), checkpoint_dir=None,
         resume=False, patience=None, hybridize=True, seed=None, progress=None,
-        engine='generic'):
+        engine=None):
     """Train ``net`` on the batches of ``train_iter``; evaluate on ``val_iter``.
 
     Parameters
@@ -71,8 +71,13 @@ def fit(net, train_iter, val_iter=None, epochs=10, optimizer='adam', learning_ra
         Seeds parameter initialisation and, per epoch, MXNet's RNG (dropout).
     progress : bool, optional
         Show a tqdm bar; default when stderr is a terminal.
-    engine : str
-        Which of ``gluonrec.train.engine.ENGINES`` performs the updates ('generic').
+    engine : {'generic', 'fused', 'auto'}, optional
+        What performs the updates (``gluonrec.train.engine``): 'generic' (Gluon's
+        Trainer; every model and optimizer), 'fused' (a C++ operator: one SGD or Adagrad
+        step per rating for mf, biased_mf and nnmf on CPU; the same ``learning_rate``
+        is a much larger step there), or 'auto' (fused where it can, else generic,
+        logging why). Default: ``$GLUONREC_ENGINE``, else 'generic'; the recipe
+        (``train_model``) defaults to 'auto' with presets for the engine it gets.
 
     Returns
     -------
@@ -164,7 +169,7 @@ def _resume(run):
     state = run.ckpt.load()
     if state is None:
         return
-    run.ckpt.restore(run.net, run.engine.trainer, state, run.ctxs)
+    run.ckpt.restore(run.net, run.engine, state, run.ctxs)
     run.history = History(state['history'])
     run.start_epoch, run.start_batch = state['epoch'], state['batch']
     run.partial = state.get('partial') or run.partial
@@ -234,7 +239,7 @@ def _save_partial(run, epoch, done):
     if run.ckpt is None:
         return
     partial = {'sum': done.train_loss * done.seen, 'seen': done.seen}
-    run.ckpt.save(run.net, run.engine.trainer, run.state(epoch, done.nbatch + 1,
+    run.ckpt.save(run.net, run.engine, run.state(epoch, done.nbatch + 1,
                                                          partial=partial), best_changed=False)
     logger.warning('stopped at epoch %d, batch %d; checkpoint in %s', epoch + 1,
                    done.nbatch + 1, run.checkpoint_dir)
@@ -254,7 +259,7 @@ def _end_epoch(run, epoch, done):
     log_epoch(record, run.epochs, run.chief)
     improved = run.best.update(run.net, record, run.ctxs[0])
     if run.ckpt is not None:
-        run.ckpt.save(run.net, run.engine.trainer, run.state(epoch + 1, 0),
+        run.ckpt.save(run.net, run.engine, run.state(epoch + 1, 0),
                       best_changed=improved)
     return record
 

@@ -26,11 +26,13 @@ def main(argv=None):
     parser.add_argument('--reg', type=float, nargs='+', default=[0.01, 0.02, 0.04])
     parser.add_argument('--num-factors', type=int, nargs='+', default=[16])
     parser.add_argument('--epochs', type=int, default=30)
+    parser.add_argument('--engine', choices=['generic', 'fused'], default='generic',
+                        help='presets are per engine: the fused one updates per rating')
     args = parser.parse_args(argv)
     ratings = load_dataset(args.data, root=args.root)
     train, _test = random_split(ratings, 0.2, seed=0)
     fit_part, val = random_split(train, 0.1, seed=1)
-    print(f'{args.data}: tuning {args.model}/{args.optimizer} on {len(fit_part)} ratings, '
+    print(f'{args.data}: tuning {args.model}/{args.optimizer} ({args.engine} engine) on {len(fit_part)} ratings, '
           f'validating on {len(val)} (test part untouched)')
     print(f'{"batch":>6}{"lr":>7}{"reg":>7}{"k":>4}{"val_rmse":>10}{"epoch":>6}{"sec":>7}')
     results = []
@@ -39,7 +41,8 @@ def main(argv=None):
         tic = time.time()
         result = train_model(fit_part, val, model=args.model, num_factors=k, batch_size=bs,
                              optimizer=args.optimizer, lr=lr, reg=reg, wd=0.0,
-                             epochs=args.epochs, patience=3, sparse_grad=True, ctx='cpu')
+                             epochs=args.epochs, patience=3, sparse_grad=True, ctx='cpu',
+                             engine=args.engine)
         best = result.history.best()
         results.append((best['val_rmse'], bs, lr, reg, k))
         print(f'{bs:>6}{lr:>7g}{reg:>7g}{k:>4}{best["val_rmse"]:>10.4f}{best["epoch"]:>6}'

@@ -1,0 +1,325 @@
+"""The fused engine: the C++ operator against a float64 numpy loop, the engine inside fit,
+the choice between engines and their fallbacks, and the build cache."""
+import json
+import logging
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from conftest import REPO
+from gluonrec import get_model, train_model
+from gluonrec._compat import mx
+from gluonrec.data import RatingIter, make_synthetic, random_split
+from gluonrec.train import fit
+from gluonrec.train import native
+from gluonrec.train.engine import FusedEngine, GenericEngine, engine_choice, make_engine
+from gluonrec.train.fused import why_not
+
+try:
+    native.load()
+    NO_BUILD = None
+except native.BuildError as exc:  # no compiler here: the fallback tests still run
+    NO_BUILD = str(exc)
+needs_build = pytest.mark.skipif(NO_BUILD is not None, reason=f'no fused engine: {NO_BUILD}')
+
+
+def _blocks(user, item, threads):
+    """The operator's schedule: rating positions in the order their updates happen,
+    round by round, thread by thread (threads of one round touch disjoint rows)."""
+    block = (user // 16 % threads) * threads + item // 16 % threads
+    rounds = []
+    for r in range(threads):
+        rounds.append([np.flatnonzero(block == t * threads + (t + r) % threads)
+                       for t in range(threads)])
+    return rounds
+
+
+def reference(user, item, label, tables, hist, *, biased, nonneg, adagrad, lr, reg,
+              eps=1e-7, threads=1):
+    """The updates of ``fused_mf.cc`` in float64 numpy; tables/hist are changed in place.
+    The global bias is trained on a copy per thread and the changes summed per round."""
+    P, Q, bu, bi, mu = tables
+    hP, hQ, hbu, hbi, hmu = hist
+
+    def step(w, h, g):
+        if adagrad:
+            h += g * g
+            w -= lr * g / np.sqrt(h + eps)
+        else:
+            w -= lr * g
+
+    loss = 0.0
+    for blocks in _blocks(user, item, threads):
+        mu0, hmu0 = mu.copy(), hmu.copy()
+        changes = []
+        for positions in blocks:
+            m, hm = mu0.copy(), hmu0.copy()
+            for n in positions:
+                u, i = user[n], item[n]
+                p, q = P[u], Q[i]
+                pred = p @ q + (m[0] + bu[u, 0] + bi[i, 0] if biased else 0.0)
+                e = pred - label[n]
+                loss += e * e
+                gp, gq = 2 * (e * q + reg * p), 2 * (e * p + reg * q)
+                step(P[u], hP[u], gp)
+                step(Q[i], hQ[i], gq)
+                if nonneg:
+                    np.maximum(P[u], 0, out=P[u])
+                    np.maximum(Q[i], 0, out=Q[i])
+                if biased:
+                    gbu, gbi = 2 * (e + reg * bu[u]), 2 * (e + reg * bi[i])
+                    step(bu[u], hbu[u], gbu)
+                    step(bi[i], hbi[i], gbi)
+                    step(m, hm, np.array([2 * e]))
+            changes.append((m - mu0, hm - hmu0))
+        mu[:] = mu0 + sum(c[0] for c in changes)
+        hmu[:] = hmu0 + sum(c[1] for c in changes)
+    return loss
+
+
+def _problem(seed, users=40, items=37, k=4, n=600, nonneg=False):
+    rs = np.random.RandomState(seed)
+    user = rs.randint(0, users, n).astype(np.int32)
+    item = rs.randint(0, items, n).astype(np.int32)
+    label = rs.uniform(-1, 1, n).astype(np.float32)
+    low = 0.0 if nonneg else -0.3
+    tables = [rs.uniform(low, 0.3, (users, k)), rs.uniform(low, 0.3, (items, k)),
+              rs.uniform(-0.1, 0.1, (users, 1)), rs.uniform(-0.1, 0.1, (items, 1)),
+              np.array([0.05])]
+    hist = [rs.uniform(0, 0.5, t.shape) for t in tables]
+    return user, item, label, tables, hist
+
+
+@needs_build
+@pytest.mark.parametrize('threads', [1, 2, 3])
+@pytest.mark.parametrize('k', [1, 4, 16])
+@pytest.mark.parametrize('kind', ['mf', 'biased', 'nonneg', 'nonneg_biased'])
+@pytest.mark.parametrize('adagrad', [0, 1])
+def test_operator_equals_numpy_reference(threads, k, kind, adagrad):
+    biased, nonneg = 'biased' in kind, kind.startswith('nonneg')
+    user, item, label, tables, hist = _problem(k * 7 + threads, k=k, nonneg=nonneg)
+    settings = dict(biased=int(biased), nonneg=int(nonneg), adagrad=adagrad,
+                    lr=0.05 if adagrad else 0.02, reg=0.03)
+    arrays = [mx.nd.array(a, dtype=np.float32) for a in tables + hist]
+    out = mx.nd.gluonrec_mf_update(mx.nd.array(user, dtype=np.int32),
+                                   mx.nd.array(item, dtype=np.int32), mx.nd.array(label),
+                                   *arrays, eps=1e-7, threads=threads, **settings)
+    expected_loss = reference(user, item, label.astype(np.float64), tables, hist,
+                              threads=threads, **settings)
+    assert out.asscalar() == pytest.approx(expected_loss, rel=1e-4)
+    for got, want in zip(arrays, tables + hist):
+        np.testing.assert_allclose(got.asnumpy(), want, rtol=2e-4, atol=2e-5)
+    moved = np.abs(arrays[0].asnumpy() - _problem(k * 7 + threads, k=k,
+                                                  nonneg=nonneg)[3][0]).max()
+    assert moved > 1e-3  # the op really trained the table it was given
+
+
+@needs_build
+def test_operator_refuses_ids_outside_the_tables():
+    user, item, label, tables, hist = _problem(0)
+    user[5] = 40  # one past the last row
+    arrays = [mx.nd.array(a, dtype=np.float32) for a in tables + hist]
+    with pytest.raises(mx.base.MXNetError, match='user 40'):
+        mx.nd.gluonrec_mf_update(mx.nd.array(user, dtype=np.int32),
+                                 mx.nd.array(item, dtype=np.int32), mx.nd.array(label),
+                                 *arrays, biased=1, nonneg=0, adagrad=1, lr=0.1, reg=0.0,
+                                 eps=1e-7, threads=1).wait_to_read()
+
+
+def _planted(seed=0):
+    ratings = make_synthetic(300, 60, 12000, scale=(1, 5), seed=seed, name='planted')
+    return random_split(ratings, 0.2, seed=seed)
+
+
+def _fit(engine, model='biased_mf', seed=0, epochs=8, **kwargs):
+    train, val = _planted()
+    net = get_model(model, num_users=train.num_users, num_items=train.num_items,
+                    num_factors=8)
+    it = RatingIter.from_ratings(train, batch_size=4096, seed=seed)
+    kwargs.setdefault('learning_rate', 0.05)
+    history = fit(net, it, val, epochs=epochs, optimizer='adagrad', ctx='cpu', seed=seed,
+                  log_interval=None, engine=engine, **kwargs)
+    return net, history
+
+
+@needs_build
+@pytest.mark.parametrize('model', ['mf', 'biased_mf', 'nnmf'])
+def test_fused_and_generic_reach_the_same_rmse_on_a_planted_problem(model):
+    train, val = _planted()
+    rmse = {}
+    for engine, lr in (('fused', 0.1), ('generic', 0.1)):
+        result = train_model(train, val, model=model, num_factors=8, epochs=60,
+                             patience=3, lr=lr, reg=0.02, optimizer='adagrad', engine=engine,
+                             seed=0, ctx='cpu')
+        assert result.settings['engine'] == engine
+        rmse[engine] = result.summary()['val_rmse']
+    baseline = result.summary()['baseline_rmse']
+    assert rmse['fused'] < 0.9 * baseline
+    assert rmse['fused'] == pytest.approx(rmse['generic'], rel=0.03)
+
+
+@needs_build
+def test_fused_fit_is_seeded_and_hybridized_nets_see_the_updates():
+    net_a, hist_a = _fit('fused', hybridize=True)
+    net_b, hist_b = _fit('fused', hybridize=True)
+    for (_, a), (_, b) in zip(net_a.collect_params().items(), net_b.collect_params().items()):
+        np.testing.assert_array_equal(a.data().asnumpy(), b.data().asnumpy())
+    assert [r['val_rmse'] for r in hist_a] == [r['val_rmse'] for r in hist_b]
+    assert hist_a[-1]['val_rmse'] < hist_a[0]['val_rmse']  # validation ran the trained net
+
+
+@needs_build
+def test_nnmf_factors_stay_non_negative():
+    net, _ = _fit('fused', model='nnmf')
+    assert net.user_factors().min() >= 0 and net.item_factors().min() >= 0
+    assert net.user_factors().max() > 0
+
+
+@needs_build
+def test_each_rating_is_trained_once_per_epoch_despite_padding():
+    """The iterator pads its last batch; the engine trains the real ratings only."""
+    train, _ = _planted()
+    it = RatingIter.from_ratings(train, batch_size=4096, seed=0)  # pads the last batch
+    net = get_model('mf', num_users=train.num_users, num_items=train.num_items)
+    net.initialize(ctx=mx.cpu())
+    engine = FusedEngine(net, [mx.cpu()], 'sgd', {'learning_rate': 0.0}, 0.0, 'l2',
+                         'device', it, False)
+    seen = sum(engine.step(batch)[1] for batch in it)
+    assert seen == len(train) and len(it) * 4096 > len(train)
+
+
+@needs_build
+def test_checkpoint_resume_equals_an_uninterrupted_run(tmp_path):
+    full_net, full = _fit('fused', epochs=6)
+
+    class StopAfter:
+        def __call__(self, record):
+            return record['epoch'] == 3
+
+    _fit('fused', epochs=6, checkpoint_dir=str(tmp_path), callbacks=[StopAfter()])
+    state = json.loads((tmp_path / 'checkpoint.json').read_text())
+    assert state['optimizer']['engine'] == 'fused' and state['epoch'] == 3
+    net, resumed = _fit('fused', epochs=6, checkpoint_dir=str(tmp_path), resume=True)
+    assert [r['val_rmse'] for r in resumed] == pytest.approx([r['val_rmse'] for r in full],
+                                                            rel=1e-6)
+    np.testing.assert_allclose(net.user_factors(), full_net.user_factors(), rtol=1e-6)
+    with pytest.raises(ValueError, match='fused engine'):
+        _fit('generic', epochs=6, checkpoint_dir=str(tmp_path), resume=True)
+
+
+@needs_build
+def test_divergence_is_caught():
+    with pytest.raises(FloatingPointError, match='lower the learning rate'):
+        _fit('fused', epochs=3, learning_rate=1e30)
+
+
+def test_engine_choice_and_environment(monkeypatch):
+    monkeypatch.delenv('GLUONREC_ENGINE', raising=False)
+    assert engine_choice(None) == 'generic' and engine_choice(None, 'auto') == 'auto'
+    monkeypatch.setenv('GLUONREC_ENGINE', 'fused')
+    assert engine_choice(None) == 'fused' and engine_choice('generic') == 'generic'
+    monkeypatch.setenv('GLUONREC_ENGINE', 'fast')
+    with pytest.raises(ValueError, match="GLUONREC_ENGINE must be one of .*'fast'"):
+        engine_choice(None)
+    with pytest.raises(ValueError, match="engine must be one of .*'turbo'"):
+        engine_choice('turbo')
+
+
+@pytest.mark.parametrize('setup, reason', [
+    (dict(model='mlp'), 'MLPRecommender is not one of'),
+    (dict(optimizer='adam'), "optimizer 'adam'"),
+    (dict(ctxs=[mx.gpu(0)]), 'runs on CPU'),
+    (dict(row_sparse_weights=True), 'row_sparse'),
+    (dict(loss='l1'), "loss 'l1'"),
+    (dict(optimizer_params={'momentum': 0.9}), 'momentum=0.9'),
+])
+def test_why_not_names_the_reason(setup, reason):
+    from gluonrec.models import model_class
+    setup = dict(setup)
+    cls = model_class(setup.pop('model', 'biased_mf'))
+    assert reason in why_not(cls, build=False, **setup)
+    assert why_not(model_class('nnmf'), [mx.cpu()], 'sgd', {'wd': 0.0}, build=False) is None
+
+
+def _net_and_iter():
+    train, _ = _planted()
+    net = get_model('biased_mf', num_users=train.num_users, num_items=train.num_items)
+    net.initialize(ctx=mx.cpu())
+    return net, RatingIter.from_ratings(train, batch_size=4096)
+
+
+def _kwargs(net, it, **over):
+    kwargs = dict(net=net, ctxs=[mx.cpu()], optimizer='adagrad',
+                  optimizer_params={'learning_rate': 0.1}, reg=0.0, loss='l2',
+                  kvstore='device', train_iter=it, hybridize=False)
+    kwargs.update(over)
+    return kwargs
+
+
+def test_auto_falls_back_with_the_reason_and_fused_refuses(caplog):
+    net, it = _net_and_iter()
+    with caplog.at_level(logging.INFO, logger='gluonrec.train.engine'):
+        engine = make_engine('auto', **_kwargs(net, it, optimizer='adam'))
+    assert isinstance(engine, GenericEngine)
+    assert "optimizer 'adam'" in caplog.text
+    with pytest.raises(ValueError, match="engine='fused' cannot train here: optimizer 'adam'"):
+        make_engine('fused', **_kwargs(net, it, optimizer='adam'))
+
+
+def test_a_gpu_context_falls_back_before_anything_touches_the_gpu(caplog):
+    net, it = _net_and_iter()
+    with caplog.at_level(logging.INFO):
+        with pytest.raises(ValueError, match='runs on CPU'):
+            make_engine('fused', **_kwargs(net, it, ctxs=[mx.gpu(0)]))
+
+
+def test_no_compiler_falls_back_and_trains(monkeypatch, tmp_path, caplog):
+    """Simulated: no g++ on PATH and an empty cache, in a fresh process (this one may
+    have the library loaded already)."""
+    env = dict(os.environ, CXX='no-such-compiler-here', GLUONREC_CACHE=str(tmp_path),
+               GLUONREC_ENGINE='auto')
+    code = ('import logging; logging.basicConfig(level=logging.INFO)\n'
+            'import gluonrec as gr\n'
+            'r = gr.load_dataset("synthetic")\n'
+            'res = gr.train_model(r, model="biased_mf", epochs=2, ctx="cpu")\n'
+            'print("ENGINE", res.settings["engine"], res.summary()["val_rmse"])\n')
+    done = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
+                          env=env, cwd=REPO, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert 'ENGINE generic' in done.stdout
+    assert "no C++ compiler: 'no-such-compiler-here' not found" in done.stderr
+    env['GLUONREC_ENGINE'] = 'fused'
+    done = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
+                          env=env, cwd=REPO, timeout=300)
+    assert done.returncode != 0 and 'no C++ compiler' in done.stderr
+
+
+@needs_build
+@pytest.mark.slow
+def test_cache_rebuilds_on_a_source_change_and_survives_concurrent_builds(tmp_path):
+    """Two processes build into one empty cache at once: one library, both load it. A
+    changed source gets a new library name."""
+    source = tmp_path / 'fused_mf.cc'
+    source.write_text(open(native.SOURCE).read())
+    code = ('import sys; import gluonrec; from gluonrec.train import native\n'
+            f'native.SOURCE = {str(source)!r}\n'
+            'native.load(sys.argv[1]); import mxnet as mx\n'
+            'print(native.library_path(sys.argv[1]))\n')
+    cache = tmp_path / 'cache'
+    procs = [subprocess.Popen([sys.executable, '-c', code, str(cache)], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True, cwd=REPO) for _ in range(2)]
+    outs = [p.communicate(timeout=600) for p in procs]
+    assert all(p.returncode == 0 for p in procs), outs
+    paths = {out.strip() for out, _ in outs}
+    assert len(paths) == 1
+    libraries = sorted(f.name for f in cache.iterdir() if f.suffix == '.so')
+    assert len(libraries) == 1 and not [f for f in cache.iterdir() if f.suffix == '.tmp']
+    source.write_text(source.read_text() + '\n// changed\n')
+    done = subprocess.run([sys.executable, '-c', code, str(cache)], capture_output=True,
+                          text=True, cwd=REPO, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() not in paths
+    assert len([f for f in cache.iterdir() if f.suffix == '.so']) == 2
