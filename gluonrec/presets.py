@@ -39,24 +39,26 @@ PRESETS = {
 }
 
 #: What differs for the fused engine (one update per rating, so other step sizes),
-#: tuned the same way: ``tune.py --engine fused --batch-size 65536 --lr 0.05 0.1
-#: --reg 0.02 0.03 0.04 --num-factors 16 64`` on Jester (0.02-0.08 and k up to 128 on
-#: ml-100k), best validation RMSE, ``epochs`` about its best epoch. Per-rating Adagrad
-#: prefers wider factors than the batch path (k=16 costs 0.1-0.3% RMSE on these slices).
+#: tuned the same way: ``tune.py --engine fused --batch-size 65536 --lr 0.03 0.05 0.1
+#: --reg 0.02 0.03 0.04 --num-factors 32 64`` on Jester (lr 0.02-0.1, reg 0.03-0.08,
+#: k 64/128 on ml-100k), with the default thread count of a 2-core machine (1 thread: the
+#: schedule, and so the result, depends on it); best validation RMSE, ``epochs`` about
+#: its best epoch (records in scripts/benchmarks/RESULTS.md). Per-rating Adagrad prefers
+#: wider factors than the batch path (k=16 costs 0.1-0.3% RMSE on these slices).
 #: ``batch_size`` is the chunk of ratings one operator call trains on: it changes the
 #: speed, barely the updates (the chunk's rows are regrouped per thread, see
 #: ``train/fused_mf.cc``).
 _FUSED = {'optimizer': 'adagrad', 'batch_size': 65536}
 FUSED_PRESETS = {
     'jester': {
-        'biased_mf': dict(_FUSED, num_factors=64, lr=0.05, reg=0.04, epochs=30),
-        'mf': dict(_FUSED, num_factors=64, lr=0.05, reg=0.03, epochs=10),
-        'nnmf': dict(_FUSED, num_factors=64, lr=0.05, reg=0.02, epochs=35),
+        'biased_mf': dict(_FUSED, num_factors=64, lr=0.05, reg=0.03, epochs=8),
+        'mf': dict(_FUSED, num_factors=64, lr=0.05, reg=0.03, epochs=11),
+        'nnmf': dict(_FUSED, num_factors=64, lr=0.05, reg=0.02, epochs=43),
     },
     'movielens': {
-        'biased_mf': dict(_FUSED, num_factors=128, lr=0.05, reg=0.05, epochs=12),
+        'biased_mf': dict(_FUSED, num_factors=128, lr=0.05, reg=0.05, epochs=18),
         'mf': dict(_FUSED, num_factors=128, lr=0.05, reg=0.05, epochs=18),
-        'nnmf': dict(_FUSED, num_factors=128, lr=0.02, reg=0.03, epochs=80),
+        'nnmf': dict(_FUSED, num_factors=128, lr=0.05, reg=0.03, epochs=18),
     },
 }
 

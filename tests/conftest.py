@@ -73,3 +73,18 @@ def trained(small_ratings):
                                       seed=0)
         return cache[name]
     return get
+
+
+class InterruptAt:
+    """A fit callback that raises KeyboardInterrupt (a Ctrl-C) after batch ``batch`` of
+    epoch ``epoch`` (both 0-based)."""
+
+    def __init__(self, epoch, batch):
+        self.at = (epoch, batch)
+
+    def on_batch_end(self, epoch, batch):
+        if (epoch, batch) == self.at:
+            raise KeyboardInterrupt
+
+    def __call__(self, record):
+        return False

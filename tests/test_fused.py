@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pytest
 
-from conftest import REPO
+from conftest import REPO, InterruptAt
 from gluonrec import get_model, train_model
 from gluonrec._compat import mx
 from gluonrec.data import RatingIter, make_synthetic, random_split
@@ -323,3 +323,55 @@ def test_cache_rebuilds_on_a_source_change_and_survives_concurrent_builds(tmp_pa
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() not in paths
     assert len([f for f in cache.iterdir() if f.suffix == '.so']) == 2
+
+
+@needs_build
+def test_ctrl_c_stops_after_the_current_chunk_and_resume_matches(tmp_path):
+    full_net, _ = _fit('fused', epochs=3)
+    _, history = _fit('fused', epochs=3, checkpoint_dir=str(tmp_path),
+                      callbacks=[InterruptAt(1, 0)])
+    assert len(history) == 1
+    state = json.loads((tmp_path / 'checkpoint.json').read_text())
+    assert (state['epoch'], state['batch']) == (1, 1)
+    net, _ = _fit('fused', epochs=3, checkpoint_dir=str(tmp_path), resume=True)
+    np.testing.assert_allclose(net.user_factors(), full_net.user_factors(), rtol=1e-6)
+    np.testing.assert_allclose(net.biases()[2], full_net.biases()[2], rtol=1e-6)
+
+
+@needs_build
+def test_early_stopping_restores_the_best_parameters():
+    from gluonrec import evaluate
+    net, history = _fit('fused', epochs=80, patience=2, learning_rate=0.5)
+    best = history.best()
+    assert len(history) < 80 and best['epoch'] <= len(history) - 2
+    assert evaluate(net, _planted()[1])['rmse'] == pytest.approx(best['val_rmse'], rel=1e-5)
+
+
+def test_row_sparse_tables_fall_back_to_the_generic_engine_and_train(caplog):
+    train, val = _planted()
+    net = get_model('biased_mf', num_users=train.num_users, num_items=train.num_items,
+                    num_factors=8, row_sparse_weights=True)
+    it = RatingIter.from_ratings(train, batch_size=1024)
+    with caplog.at_level(logging.INFO, logger='gluonrec.train.engine'):
+        history = fit(net, it, val, epochs=2, optimizer='adagrad', learning_rate=0.1,
+                      ctx='cpu', log_interval=None, engine='auto')
+    assert 'the tables are row_sparse' in caplog.text
+    assert history[-1]['val_rmse'] < history[0]['val_rmse']
+
+
+def test_the_recipe_picks_an_engine_and_its_presets(monkeypatch, small_ratings):
+    from gluonrec.presets import FUSED_PRESETS, PRESETS
+    monkeypatch.setenv('GLUONREC_ENGINE', 'generic')
+    result = train_model(small_ratings, model='biased_mf', epochs=1, ctx='cpu')
+    assert result.settings['engine'] == 'generic'
+    assert result.settings['lr'] == PRESETS['jester']['biased_mf']['lr']
+    monkeypatch.delenv('GLUONREC_ENGINE')
+    result = train_model(small_ratings, model='mlp', epochs=1, ctx='cpu')
+    assert result.settings['engine'] == 'generic'  # auto: no fused mlp
+    if NO_BUILD is None:
+        result = train_model(small_ratings, model='biased_mf', epochs=1, ctx='cpu')
+        assert result.settings['engine'] == 'fused'
+        assert result.settings['lr'] == FUSED_PRESETS['jester']['biased_mf']['lr']
+    with pytest.raises(ValueError, match="engine='fused' cannot train here: optimizer 'adam'"):
+        train_model(small_ratings, model='mf', optimizer='adam', epochs=1, ctx='cpu',
+                    engine='fused')

@@ -128,3 +128,29 @@ def test_bad_arguments(kwargs, message):
     args.update(kwargs)
     with pytest.raises(ValueError, match=message):
         RatingIter(**args)
+
+
+@pytest.mark.parametrize('mode', ['pad', 'discard', 'roll_over'])
+def test_prefetching_the_next_epoch_changes_no_order(mode):
+    """The background shuffle yields exactly the batches of the synchronous one, across
+    epochs, after a jump with set_epoch, and for a fresh iterator asked for epoch 0."""
+    rs = np.random.RandomState(3)
+    user, item, rating = rs.randint(0, 50, 1001), rs.randint(0, 20, 1001), rs.rand(1001)
+
+    def epochs(prefetch):
+        it = RatingIter(user, item, rating, batch_size=64, seed=5, last_batch_handle=mode,
+                        prefetch=prefetch)
+        it.set_epoch(0)
+        seen = []
+        for e in range(4):
+            if e == 2:
+                it.set_epoch(7)
+            elif e:
+                it.reset()
+            seen.append([(b.data[0].asnumpy().tolist(), b.label[0].asnumpy().tolist(), b.pad)
+                         for b in it])
+        return seen
+
+    with_prefetch, without = epochs(True), epochs(False)
+    assert with_prefetch == without
+    assert with_prefetch[0] != with_prefetch[1]  # it does shuffle

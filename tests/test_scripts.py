@@ -94,6 +94,9 @@ def test_resume_continues(tiny_jester, tmp_path):
     (['--model', 'svd'], "invalid choice: 'svd'"),
     (['--ctx', 'gpu:7'], 'GPU 7 requested'),
     (['--val-fraction', '2'], 'strictly between 0 and 1'),
+    (['--synthetic', '--engine', 'fused', '--model', 'mlp'],
+     "engine='fused' cannot train here: model "),
+    (['--engine', 'turbo'], "invalid choice: 'turbo'"),
 ])
 def test_train_jester_bad_input(tmp_path, args, message):
     proc = run('train_jester.py', *args, cwd=tmp_path, check=False)
@@ -180,11 +183,20 @@ def test_synthetic_demo_runs_offline(tmp_path):
     assert 'model saved to' in proc.stdout
 
 
+@pytest.mark.parametrize('how', [['--engine', 'generic'], ['env']])
+def test_engine_flag_and_environment(tmp_path, how):
+    env = {'GLUONREC_ENGINE': 'generic'} if how == ['env'] else None
+    args = [] if env else how
+    proc = run('train_jester.py', '--synthetic', '--epochs', 1, *args, '--out',
+               tmp_path / 'm', cwd=tmp_path, env=env)
+    assert '(generic engine)' in proc.stdout
+
+
 def test_help_lists_every_flag_with_defaults(tmp_path):
     out = run('train_jester.py', '--help', cwd=tmp_path).stdout
     for flag in ('--ratings', '--jokes', '--synthetic', '--model', '--num-factors', '--epochs',
                  '--batch-size', '--optimizer', '--lr', '--wd', '--ctx', '--val-fraction',
-                 '--seed', '--resume', '--patience', '--out'):
+                 '--seed', '--resume', '--patience', '--out', '--engine'):
         assert flag in out
     assert 'default: biased_mf' in out
     sim = run('similar_items.py', '--help', cwd=tmp_path).stdout

@@ -4,6 +4,7 @@ import os
 import numpy as np
 import pytest
 
+from conftest import InterruptAt
 from gluonrec._compat import mx
 from gluonrec.data import MinMaxScaler, RatingIter, make_synthetic, random_split
 from gluonrec.models import get_model
@@ -81,18 +82,6 @@ def test_resume_equals_uninterrupted_run(planted, tmp_path):
         np.testing.assert_allclose(value, expected[key], rtol=1e-5, atol=1e-7)
 
 
-class _InterruptAt:
-    def __init__(self, epoch, batch):
-        self.at = (epoch, batch)
-
-    def on_batch_end(self, epoch, batch):
-        if (epoch, batch) == self.at:
-            raise KeyboardInterrupt
-
-    def __call__(self, record):
-        return False
-
-
 def test_ctrl_c_checkpoints_mid_epoch_and_resume_matches(planted, tmp_path):
     net, scaler, it, val = _setup(planted, 'mf')
     fit(net, it, val, epochs=3, optimizer='adam', scaler=scaler, ctx='cpu', seed=2,
@@ -102,7 +91,7 @@ def test_ctrl_c_checkpoints_mid_epoch_and_resume_matches(planted, tmp_path):
     net, scaler, it, val = _setup(planted, 'mf')
     history = fit(net, it, val, epochs=3, optimizer='adam', scaler=scaler, ctx='cpu', seed=2,
                   log_interval=None, checkpoint_dir=str(tmp_path),
-                  callbacks=[_InterruptAt(1, 4)])
+                  callbacks=[InterruptAt(1, 4)])
     assert len(history) == 1  # epoch 2 was cut short after its 5th batch
     state = json.loads((tmp_path / CHECKPOINT_FILE).read_text())
     assert (state['epoch'], state['batch']) == (1, 5)

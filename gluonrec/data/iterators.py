@@ -1,4 +1,6 @@
 """RatingIter: a shuffling mx.io.DataIter over (user, item, rating) arrays."""
+import threading
+
 import numpy as np
 
 from .._compat import mx
@@ -39,11 +41,16 @@ class RatingIter(mx.io.DataIter):
     ctx : mx.Context
         Where batches live.
     data_names, label_name : names used in ``provide_data`` / ``provide_label``.
+    prefetch : bool
+        Shuffle and gather the next epoch in a background thread while this one is
+        consumed (same orders; not with 'roll_over', whose next order depends on this
+        epoch). On a 1.7M-rating set that work takes as long as a fused-engine epoch.
     """
 
     def __init__(self, user, item, rating, batch_size=1024, shuffle=True, seed=0,
                  last_batch_handle='pad', num_users=None, num_items=None, num_parts=1,
-                 part_index=0, ctx=None, data_names=('user', 'item'), label_name='rating'):
+                 part_index=0, ctx=None, data_names=('user', 'item'), label_name='rating',
+                 prefetch=True):
         super().__init__(batch_size)
         user = np.asarray(user)
         item = np.asarray(item)
@@ -91,7 +98,7 @@ class RatingIter(mx.io.DataIter):
             raise ValueError(f'batch_size {batch_size} exceeds the {len(self._user)} '
                              "ratings and last_batch_handle='discard' would yield nothing")
         self.batch_size = int(batch_size)
-        self.shuffle, self.seed = shuffle, seed
+        self.shuffle, self.seed, self.prefetch = shuffle, seed, bool(prefetch)
         self.num_parts, self.part_index = num_parts, part_index
         self.last_batch_handle = last_batch_handle
         self.ctx = ctx if ctx is not None else mx.cpu()
@@ -131,41 +138,73 @@ class RatingIter(mx.io.DataIter):
             return np.arange(n)
         return np.random.RandomState([self.seed, epoch]).permutation(n)
 
-    def _build_epoch(self):
-        order = self._order(self.epoch)
-        if self.last_batch_handle == 'roll_over' and len(self._carry):
-            order = np.concatenate([self._carry, order])
+    def _plan(self, epoch, carry):
+        """The numpy side of an epoch: (order, gathered arrays, full batches, padding).
+        Depends only on ``(seed, epoch, carry)``, so it may run in a background thread."""
+        order = self._order(epoch)
+        if self.last_batch_handle == 'roll_over' and len(carry):
+            order = np.concatenate([carry, order])
         n, size = len(order), self.batch_size
-        full = n // size
+        full, pad = n // size, 0
         if self._shard_batches is not None and self.last_batch_handle == 'pad' and \
                 self._shard_batches * size > n:
-            order = np.concatenate([order, np.resize(order, self._shard_batches * size - n)])
-            self._pad_last = self._shard_batches * size - n
+            pad = self._shard_batches * size - n
+            order = np.concatenate([order, np.resize(order, pad)])
             full = self._shard_batches
         elif self.last_batch_handle == 'pad' and n % size:
             # Pad to a whole batch with examples from the start of the epoch, as
             # NDArrayIter does; wrap again if the data is shorter than the padding.
-            need = size - n % size
-            order = np.concatenate([order, np.resize(order, need)])
-            self._pad_last = need
+            pad = size - n % size
+            order = np.concatenate([order, np.resize(order, pad)])
             full += 1
-        else:
-            self._pad_last = 0
         if self._shard_batches is not None and self.last_batch_handle == 'discard':
             full = min(full, self._shard_batches)
-        if self.last_batch_handle == 'roll_over':
-            self._carry = order[full * size:]
+        leftover = order[full * size:] if self.last_batch_handle == 'roll_over' else None
         order = order[:full * size]
+        gathered = (self._user[order], self._item[order], self._rating[order])
+        return order, gathered, full, pad, leftover
+
+    def _build_epoch(self):
+        plan = self._take_prefetched(self.epoch)
+        self._untouched = not len(self._carry)  # built from the epoch's order alone
+        if plan is None:
+            plan = self._plan(self.epoch, self._carry)
+        order, gathered, full, self._pad_last, leftover = plan
+        if leftover is not None:
+            self._carry = leftover
         # One gather per epoch, then every batch is a view into these.
-        self._arrays = [mx.nd.array(self._user[order], ctx=self.ctx, dtype=np.int32),
-                        mx.nd.array(self._item[order], ctx=self.ctx, dtype=np.int32),
-                        mx.nd.array(self._rating[order], ctx=self.ctx, dtype=np.float32)]
+        self._arrays = [mx.nd.array(array, ctx=self.ctx, dtype=array.dtype)
+                        for array in gathered]
         self._order_used = order
-        self._starts = range(0, full * size, size)
+        self._starts = range(0, full * self.batch_size, self.batch_size)
         self._cursor = 0
+        self._prefetch(self.epoch + 1)
+
+    def _prefetch(self, epoch):
+        """Shuffle and gather epoch ``epoch`` in a background thread while this one
+        trains (numpy releases the GIL for both), unless the order depends on this
+        epoch's leftovers (roll_over) or there is nothing to shuffle."""
+        self._next = None
+        if not self.prefetch or not self.shuffle or self.last_batch_handle == 'roll_over':
+            return
+        box = {}
+        thread = threading.Thread(target=lambda: box.update(plan=self._plan(epoch, None)),
+                                  name='RatingIter-prefetch', daemon=True)
+        thread.start()
+        self._next = (epoch, thread, box)
+
+    def _take_prefetched(self, epoch):
+        if getattr(self, '_next', None) is None:
+            return None
+        ready, thread, box = self._next
+        self._next = None
+        thread.join()
+        return box.get('plan') if ready == epoch else None
 
     def set_epoch(self, epoch):
         """Position at the start of epoch ``epoch`` (for resuming)."""
+        if int(epoch) == self.epoch and self._cursor == 0 and self._untouched:
+            return  # already there: keep the arrays and the prefetch under way
         self.epoch = int(epoch)
         self._carry = np.empty(0, dtype=np.int64)
         self._build_epoch()

@@ -33,7 +33,8 @@ class EngineUnavailable(RuntimeError):
 
 
 def default_threads():
-    """``$GLUONREC_THREADS``, else the cores this process may use (at most 8)."""
+    """``$GLUONREC_THREADS``, else the cores this process may use but one (that one
+    shuffles the next epoch: ``RatingIter(prefetch=True)``), at least 1, at most 8."""
     value = os.environ.get('GLUONREC_THREADS')
     if value:
         if not value.isdigit() or int(value) < 1:
@@ -43,7 +44,7 @@ def default_threads():
         cores = len(os.sched_getaffinity(0))
     except AttributeError:
         cores = os.cpu_count() or 1
-    return max(1, min(cores, 8))
+    return max(1, min(cores - 1, 8))
 
 
 def why_not(model_cls, ctxs=None, optimizer=None, optimizer_params=None, loss='l2',
@@ -95,6 +96,8 @@ class FusedEngine:
             raise EngineUnavailable(reason)
         self.net, self.ctx = net, ctxs[0]
         self.threads = int(threads or default_threads())
+        if not 1 <= self.threads <= 16:
+            raise ValueError(f'the fused engine runs 1 to 16 threads, got {self.threads}')
         self.optimizer = optimizer
         self.biased = type(net) is BiasedMF or (type(net) is NonNegativeMF and net.use_bias)
         self.attrs = dict(biased=int(self.biased), nonneg=int(type(net) is NonNegativeMF),

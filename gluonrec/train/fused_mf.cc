@@ -29,6 +29,7 @@
 #endif
 
 #include <algorithm>
+#include <climits>
 #include <cmath>
 #include <cstdint>
 #include <string>
@@ -67,8 +68,8 @@ bool ReadSettings(const Attrs& attrs, Settings* s) {
   s->reg = std::stof(attrs.at("reg"));
   s->eps = std::stof(attrs.at("eps"));
   s->threads = std::stoi(attrs.at("threads"));
-  if (s->threads < 1) {
-    MX_ERROR_MSG << "gluonrec_mf_update: threads must be >= 1";
+  if (s->threads < 1 || s->threads > 16) {
+    MX_ERROR_MSG << "gluonrec_mf_update: threads must be in 1..16";
     return false;
   }
   return true;
@@ -91,10 +92,11 @@ struct Tables {
   int64_t k;
 };
 
-// Train on the ratings order[begin:end); mu and hmu are this thread's copies.
+// Train on the ratings order[begin:end) (positions begin..end-1 themselves when order is
+// null); mu and hmu are this thread's copies.
 // Returns the sum of squared errors before each update.
 double TrainBlock(const int32_t* user, const int32_t* item, const float* label,
-                  const int64_t* order, int64_t begin, int64_t end, const Tables& t,
+                  const int32_t* order, int64_t begin, int64_t end, const Tables& t,
                   float* mu, float* hmu, const Settings& s) {
 #if defined(__SSE__)
   // Flush denormals to zero (FTZ and DAZ) on this thread: rows shrunk by the L2 penalty
@@ -107,7 +109,7 @@ double TrainBlock(const int32_t* user, const int32_t* item, const float* label,
   double loss = 0.0;
   for (int64_t j = begin; j < end; ++j) {
     if (j + kAhead < end) {  // the user rows are random accesses: fetch them early
-      const int64_t ahead = user[order[j + kAhead]];
+      const int64_t ahead = user[order ? order[j + kAhead] : j + kAhead];
       for (int64_t f = 0; f < k; f += 16) {  // every 64-byte line of the row
         __builtin_prefetch(t.P + ahead * k + f, 1);
         if (s.adagrad) __builtin_prefetch(t.hP + ahead * k + f, 1);
@@ -117,7 +119,7 @@ double TrainBlock(const int32_t* user, const int32_t* item, const float* label,
         if (s.adagrad) __builtin_prefetch(t.hbu + ahead, 1);
       }
     }
-    const int64_t n = order[j];
+    const int64_t n = order ? order[j] : j;
     const int64_t u = user[n], i = item[n];
     float* p = t.P + u * k;
     float* q = t.Q + i * k;
@@ -215,22 +217,42 @@ MXReturnValue Forward(const Attrs& attrs, std::vector<MXTensor>* inputs,
   const int32_t* user = in[kUser].data<int32_t>();
   const int32_t* item = in[kItem].data<int32_t>();
   const float* label = in[kLabel].data<float>();
+  const int T = s.threads;
+  if (n > INT32_MAX) {
+    MX_ERROR_MSG << "gluonrec_mf_update: a chunk holds at most 2^31 - 1 ratings";
+    return MX_FAIL;
+  }
+  // One parallel pass: check the ids and note each rating's block.
+  std::vector<uint8_t> blocks(T > 1 ? n : 0);
+  int64_t bad = n;
+#pragma omp parallel for num_threads(T) schedule(static) reduction(min : bad)
   for (int64_t j = 0; j < n; ++j) {
-    if (user[j] < 0 || user[j] >= num_users || item[j] < 0 || item[j] >= num_items) {
-      MX_ERROR_MSG << "gluonrec_mf_update: rating " << j << " has user " << user[j]
-                   << ", item " << item[j] << " outside the tables (" << num_users
-                   << " x " << num_items << ")";
-      return MX_FAIL;
+    const int64_t u = user[j], i = item[j];
+    if (u < 0 || u >= num_users || i < 0 || i >= num_items) {
+      bad = std::min(bad, j);
+    } else if (T > 1) {
+      blocks[j] = static_cast<uint8_t>(((u >> 4) % T) * T + (i >> 4) % T);
     }
   }
-  // Counting sort of the ratings into the T x T blocks, keeping the chunk's order.
-  const int T = s.threads;
-  std::vector<int64_t> start(T * T + 1, 0), order(n);
-  auto block = [T](int64_t u, int64_t i) { return ((u >> 4) % T) * T + (i >> 4) % T; };
-  for (int64_t j = 0; j < n; ++j) ++start[block(user[j], item[j]) + 1];
-  for (int b = 0; b < T * T; ++b) start[b + 1] += start[b];
-  std::vector<int64_t> fill(start.begin(), start.end() - 1);
-  for (int64_t j = 0; j < n; ++j) order[fill[block(user[j], item[j])]++] = j;
+  if (bad < n) {
+    MX_ERROR_MSG << "gluonrec_mf_update: rating " << bad << " has user " << user[bad]
+                 << ", item " << item[bad] << " outside the tables (" << num_users
+                 << " x " << num_items << ")";
+    return MX_FAIL;
+  }
+  // Counting sort of the ratings into the T x T blocks, keeping the chunk's order
+  // (one thread trains the chunk in its own order).
+  std::vector<int64_t> start(T * T + 1, 0);
+  std::vector<int32_t> order(T > 1 ? n : 0);
+  if (T == 1) {
+    start[1] = n;
+  } else {
+    for (int64_t j = 0; j < n; ++j) ++start[blocks[j] + 1];
+    for (int b = 0; b < T * T; ++b) start[b + 1] += start[b];
+    std::vector<int64_t> fill(start.begin(), start.end() - 1);
+    for (int64_t j = 0; j < n; ++j) order[fill[blocks[j]]++] = static_cast<int32_t>(j);
+  }
+  const int32_t* positions = T > 1 ? order.data() : nullptr;
 
   float* mu = in[kMu].data<float>();
   float* hmu = in[kHMu].data<float>();
@@ -242,7 +264,7 @@ MXReturnValue Forward(const Attrs& attrs, std::vector<MXTensor>* inputs,
     for (int th = 0; th < T; ++th) {
       const int b = th * T + (th + r) % T;
       float my_mu = mu0, my_hmu = hmu0;  // on this thread's stack: no false sharing
-      const double loss = TrainBlock(user, item, label, order.data(), start[b],
+      const double loss = TrainBlock(user, item, label, positions, start[b],
                                      start[b + 1], t, &my_mu, &my_hmu, s);
       losses[th] += loss;
       mus[th] = my_mu;

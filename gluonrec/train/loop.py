@@ -191,9 +191,9 @@ def _run_epoch(run, epoch, interrupt):
     if run.seed is not None:
         mx.random.seed(run.seed * 100003 + epoch)
     first = epoch == run.start_epoch
+    tic = time.time()  # the epoch's time includes the iterator's shuffle
     _start_iter(run.train_iter, epoch, first)
     skip = run.start_batch if first else 0  # resuming inside an epoch: same order
-    tic = time.time()
     total, seen = mx.nd.zeros((1,), ctx=run.ctxs[0]), 0
     if skip:  # the loss of the batches done before the interruption
         total += run.partial['sum']
