@@ -83,7 +83,7 @@ def run_gluonrec(model, train, test, epochs=None, label=None, **override):
     trained = np.cumsum([r['seconds'] for r in history])
     final = gr.evaluate(result.net, test, result.scaler)
     return {'system': label or f'gluonrec {model} (k={p["num_factors"]}, {p["optimizer"]}, '
-                               f'batch {p["batch_size"]})',
+                               f'batch {p["batch_size"]}, {p["engine"]} engine)',
             'rmse': final['rmse'], 'mae': final['mae'], 'fit_seconds': float(trained[-1]),
             'epochs': len(history), 'ratings_per_sec': len(train) * len(history) / trained[-1],
             'curve': [(float(t), r['val_rmse']) for t, r in zip(trained, history)]}
@@ -108,6 +108,13 @@ def run_blog(train, test, cap):
             'epochs': done, 'ratings_per_sec': rate, 'curve': curve or [(cap, rmse)],
             'note': f'stopped at the {cap:g} s cap after {done} full epoch(s); one epoch '
                     f'would take {epoch_seconds:,.0f} s (extrapolated from its rate)'}
+
+
+def _runner_versions(out, env):
+    """A runner's package versions, its numpy named after its environment (each runner
+    may live in a virtual environment of its own)."""
+    return {(f'numpy ({env} env)' if name == 'numpy' else name): version
+            for name, version in out['versions'].items()}
 
 
 def run_runner(script, python, split, extra, timeout):
@@ -170,7 +177,7 @@ def main(argv=None):
             notes.append(error)
         else:
             results += out['results']
-            versions.update(out['versions'])
+            versions.update(_runner_versions(out, 'surprise'))
         epochs = '1' if (args.quick or speed_run) else '10'
         out, error = run_runner('_torch_runner.py', args.torch_python, split,
                                 ['--epochs', epochs, '--max-seconds', '120'], timeout=1800)
@@ -178,20 +185,24 @@ def main(argv=None):
             notes.append(error)
         else:
             results += out['results']
-            versions.update(out['versions'])
+            versions.update(_runner_versions(out, 'torch'))
     print('\n'.join(notes), flush=True) if notes else None
 
     if speed_run:
-        results.append(run_gluonrec('mf', train, test, epochs=1,
-                                    label='gluonrec mf default (k=16, adagrad, batch 1024)'))
+        results.append(run_gluonrec('biased_mf', train, test, epochs=1))  # the default
+        results.append(run_gluonrec('biased_mf', train, test, epochs=1, num_factors=16,
+                                    engine='fused'))
+        results.append(run_gluonrec('mf', train, test, epochs=1, engine='generic'))
         results.append(run_gluonrec('mf', train, test, epochs=1, batch_size=8192,
-                                    optimizer='sgd', lr=1.0, reg=0.0,
-                                    label='gluonrec mf fastest (k=16, sgd, batch 8192)'))
-        results.append(run_gluonrec('biased_mf', train, test, epochs=1))
+                                    optimizer='sgd', lr=1.0, reg=0.0, engine='generic',
+                                    label='gluonrec mf fastest generic (k=16, sgd, batch '
+                                          '8192)'))
     else:
-        for model in MODELS:
-            epochs = 2 if args.quick else None
-            results.append(run_gluonrec(model, train, test, epochs=epochs))
+        epochs = 2 if args.quick else None
+        # engine 'auto' (fused where it can), then biased_mf on the generic engine too:
+        # the accuracy of the two engines side by side on the same split
+        for model, engine in [(m, None) for m in MODELS] + [('biased_mf', 'generic')]:
+            results.append(run_gluonrec(model, train, test, epochs=epochs, engine=engine))
             print(f"{results[-1]['system']}: RMSE {results[-1]['rmse']:.4f}", flush=True)
     cap = args.blog_cap or (5.0 if args.quick else 60.0)
     results.append(run_blog(train, test, cap))
