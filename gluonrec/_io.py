@@ -4,7 +4,20 @@ import os
 import tempfile
 from contextlib import contextmanager
 
-__all__ = ['atomic_path', 'write_json', 'write_text']
+__all__ = ['atomic_path', 'make_public', 'write_json', 'write_text']
+
+
+def _umask():
+    mask = os.umask(0o022)  # reading the umask means setting it; put it straight back
+    os.umask(mask)
+    return mask
+
+
+def make_public(path):
+    """Give a file or folder made by ``tempfile`` (0600 / 0700) the mode an ordinary
+    ``open`` or ``mkdir`` would have given it under the user's umask."""
+    base = 0o777 if os.path.isdir(path) else 0o666
+    os.chmod(path, base & ~_umask())
 
 
 @contextmanager
@@ -20,6 +33,7 @@ def atomic_path(path):
     handle, tmp = tempfile.mkstemp(dir=folder, prefix='.' + os.path.basename(path) + '.',
                                    suffix='.tmp')
     os.close(handle)
+    make_public(tmp)
     try:
         yield tmp
         os.replace(tmp, path)

@@ -7,7 +7,9 @@ import sys
 
 from .context import resolve_ctx
 from .data.download import data_home
+from .distributed import KVSTORE_NAMES
 from .models import model_names
+from .persist import check_replaceable
 from .presets import preset
 from .recipe import train_model
 from .train import plot_history
@@ -16,6 +18,16 @@ from .train.engine import CHOICES
 __all__ = ['ScriptError', 'run_main', 'add_training_args', 'add_model_dir_args',
            'training_kwargs', 'positive_int', 'share', 'train_and_save', 'checkpoint_dir',
            'configure_logging', 'default_data_dir', 'print_json']
+
+
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Appends "(default: ...)" to a flag's help, except where the default is None (a
+    preset fills it, and the help says with what) or the help already names it."""
+
+    def _get_help_string(self, action):
+        if action.default is None or 'default:' in (action.help or ''):
+            return action.help
+        return super()._get_help_string(action)
 
 
 class ScriptError(Exception):
@@ -31,6 +43,12 @@ def run_main(body, argv, prog):
     in_job = os.environ.get('DMLC_ROLE') == 'worker'
     try:
         code = body(argv) or 0
+        sys.stdout.flush()  # a closed pipe shows up here, not at interpreter exit
+    except BrokenPipeError:
+        # The reader went away (``script | head``): nothing to report. As Python's docs
+        # advise, point stdout at devnull so the exit does not fail again, and exit 1.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        code = 1
     except (ScriptError, ValueError, KeyError, FileNotFoundError, IsADirectoryError,
             FloatingPointError, OSError) as exc:
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
@@ -109,7 +127,7 @@ def add_training_args(parser, family, out):
                    help='model from the registry (default: %(default)s, the most accurate '
                         f'on {family})')
     g.add_argument('--num-factors', type=positive_int,
-                   help=f'embedding width k (default: {p["num_factors"]})')
+                   help=f'embedding width k (default: {p["num_factors"]} [{f["num_factors"]}])')
     g.add_argument('--epochs', type=positive_int,
                    help=f'maximum epochs (default: {p["epochs"] * 2} [{f["epochs"] * 2}], '
                         'stopping early on the validation split)')
@@ -137,7 +155,7 @@ def add_training_args(parser, family, out):
     g.add_argument('--ctx', type=_ctx_spec, default='auto',
                    help="auto, cpu, gpu or gpu:0,1 (default: %(default)s: the GPU if "
                         'MXNet sees one)')
-    g.add_argument('--kvstore', default='device',
+    g.add_argument('--kvstore', default='device', choices=KVSTORE_NAMES, metavar='KVSTORE',
                    help="MXNet kvstore: 'device' or 'local' on one machine; 'dist_sync', "
                         "'dist_async' or 'dist_device_sync' in a job started by "
                         "python -m gluonrec.launch (default: %(default)s)")
@@ -181,6 +199,7 @@ def train_and_save(ratings, args, extra=None):
     """
     if len(ratings) < 10:
         raise ScriptError(f'{ratings.name}: only {len(ratings)} ratings, too few to train')
+    check_replaceable(args.out)  # before training, not after it
     result = train_model(ratings, **training_kwargs(args))
     if not result.history:
         raise ScriptError('training stopped before the first epoch ended; '
@@ -193,13 +212,24 @@ def train_and_save(ratings, args, extra=None):
         plot_history(result.history, args.plot,
                      title=f'{result.settings["model"]} on {ratings.name}')
     lo, hi = ratings.scale
-    print(f'\nValidation on the {lo:g}..{hi:g} scale (best epoch {summary["best_epoch"]}): '
+    print(f'\nValidation on the {lo:g}..{hi:g} scale ({_whose(summary)}): '
           f'RMSE {summary["val_rmse"]:.4f}, MAE {summary["val_mae"]:.4f}')
     print(f'Constant-mean baseline: RMSE {summary["baseline_rmse"]:.4f}, '
           f'MAE {summary["baseline_mae"]:.4f}')
     print(f'Trained in {summary["seconds"]:.1f} s ({result.settings["engine"]} engine); '
           f'model saved to {args.out}')
     return summary
+
+
+def _whose(summary):
+    """Which parameters the saved model holds, for the summary line."""
+    epoch, best = summary['epoch'], summary['best_epoch']
+    if epoch is None:
+        return 'parameters from inside an interrupted epoch'
+    if epoch == best:
+        return f'saved parameters of epoch {epoch}, the best'
+    return (f'saved parameters of epoch {epoch}, the last; the best was epoch {best} with '
+            f'RMSE {summary["best_val_rmse"]:.4f}')
 
 
 def checkpoint_dir(out):

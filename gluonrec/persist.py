@@ -9,14 +9,14 @@ import numpy as np
 
 from ._compat import mx
 from ._version import __version__
-from ._io import write_json
+from ._io import make_public, write_json
 from .data.ratings import IdMap, Ratings
 from .data.scaling import MinMaxScaler
 from .distributed import dense_copy
 from .models import get_model, model_name_of
 from .recommender import Recommender
 
-__all__ = ['save_model', 'load_model', 'FORMAT_VERSION']
+__all__ = ['save_model', 'load_model', 'check_replaceable', 'FORMAT_VERSION']
 
 FORMAT_VERSION = 1
 _FILES = ('config.json', 'model.params', 'ids.json', 'scaler.json', 'train.npz')
@@ -35,9 +35,44 @@ def _id_map(state, path):
         raise ValueError(f'{path}: bad id map ({exc})') from None
 
 
+def _is_model_folder(folder):
+    """True when ``folder`` holds a gluonrec model's config.json."""
+    try:
+        with open(os.path.join(folder, 'config.json'), encoding='utf-8') as handle:
+            config = json.load(handle)
+    except (OSError, ValueError):
+        return False
+    return isinstance(config, dict) and 'format_version' in config and 'model' in config
+
+
+def check_replaceable(folder):
+    """Raise ``ValueError`` unless ``save_model(folder, ...)`` may write there: the path
+    does not exist, or is an empty folder, or is a gluonrec model folder (which is then
+    replaced whole). Anything else (a file, a link, a folder of other files such as
+    ``.`` or ``data``) is refused and left untouched."""
+    folder = os.fspath(folder)
+    if os.path.islink(folder):
+        raise ValueError(f'{folder}: is a symbolic link; refusing to replace it with a model '
+                         'folder (give the real path, or another one)')
+    if not os.path.exists(folder):
+        return
+    if not os.path.isdir(folder):
+        raise ValueError(f'{folder}: is a file, not a model folder; refusing to replace it '
+                         '(choose another output path)')
+    entries = os.listdir(folder)
+    if entries and not _is_model_folder(folder):
+        raise ValueError(f'{folder}: exists and is not a gluonrec model folder (it holds '
+                         f'{len(entries)} entries, such as {sorted(entries)[0]!r}); refusing '
+                         'to replace it (choose another output path, or remove it yourself)')
+
+
 def save_model(folder, net, train, scaler, history=None, test=None, item_names=None,
                extra=None):
     """Write a trained model to ``folder`` (replaced as a whole, atomically).
+
+    Only a path that does not exist, an empty folder or an earlier gluonrec model folder
+    is replaced; anything else raises ``ValueError`` before a byte is written
+    (``check_replaceable``).
 
     Parameters
     ----------
@@ -57,11 +92,13 @@ def save_model(folder, net, train, scaler, history=None, test=None, item_names=N
     extra : dict, optional
         JSON-serialisable notes (training settings, data paths).
     """
+    check_replaceable(folder)
     net = dense_copy(net)
     folder = os.path.abspath(os.fspath(folder))
     parent = os.path.dirname(folder)
     os.makedirs(parent, exist_ok=True)
     tmp = tempfile.mkdtemp(dir=parent, prefix='.' + os.path.basename(folder) + '.')
+    make_public(tmp)
     try:
         net.save_parameters(os.path.join(tmp, 'model.params'))
         write_json(os.path.join(tmp, 'config.json'), {

@@ -11,6 +11,7 @@ import numpy as np
 from .data import MinMaxScaler, RatingIter, random_split
 from .data.catalog import family_of
 from .distributed import connect, is_distributed
+from .evaluation import evaluate
 from .metrics import mae, rmse
 from .context import resolve_ctx
 from .models import get_model, model_class
@@ -50,6 +51,7 @@ class TrainedModel:
         self.net, self.scaler, self.train, self.val = net, scaler, train, val
         self.train_iter, self.history, self.settings = train_iter, history, settings
         self.seconds, self.rank = seconds, rank
+        self._scores = None  # validation scores of the returned parameters, once computed
 
     def recommender(self):
         """A ``Recommender`` over the trained network (val as its held-out part)."""
@@ -62,11 +64,22 @@ class TrainedModel:
                           test=self.val, extra={'settings': self.settings, **(extra or {})})
 
     def summary(self):
-        """Best validation epoch and its RMSE/MAE, next to the constant-mean baseline."""
-        best = self.history.best() or (self.history[-1] if self.history else {})
-        out = {'val_rmse': best.get('val_rmse'), 'val_mae': best.get('val_mae'),
-               'best_epoch': best.get('epoch'), 'seconds': self.seconds}
+        """What the returned (and saved) parameters score on the validation ratings, and
+        whose they are, next to the best epoch and the constant-mean baseline.
+
+        'val_rmse', 'val_mae': the model as it is now, evaluated afresh; 'epoch': the
+        epoch whose parameters it holds ('params_epoch' of the history: the best one when
+        early stopping restored it, else the last; None when training stopped inside an
+        epoch); 'best_epoch', 'best_val_rmse': the best epoch of the history.
+        """
+        best = self.history.best() or {}
+        out = {'epoch': self.history.params_epoch, 'best_epoch': best.get('epoch'),
+               'best_val_rmse': best.get('val_rmse'), 'val_rmse': None, 'val_mae': None,
+               'seconds': self.seconds}
         if self.val is not None and len(self.val):
+            if self._scores is None:
+                self._scores = evaluate(self.net, self.val, self.scaler)
+            out.update(val_rmse=self._scores['rmse'], val_mae=self._scores['mae'])
             constant = np.full(len(self.val), float(np.mean(self.train.rating)))
             out.update(baseline_rmse=rmse(self.val.rating, constant),
                        baseline_mae=mae(self.val.rating, constant))

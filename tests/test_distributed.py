@@ -149,3 +149,10 @@ def test_regression_one_worker_dist_job(tmp_path):
     assert proc.returncode == 0, proc.stdout[-3000:]
     assert json.loads((tmp_path / 'rank-0.json').read_text())['workers'] == 1
     assert not _leftovers(token)
+
+
+def test_an_unknown_kvstore_name_is_refused():
+    from gluonrec.distributed import connect
+    with pytest.raises(ValueError, match="kvstore must be one of .* got 'bogus'"):
+        connect('bogus')
+    assert connect('device') == ('device', 0, 1)

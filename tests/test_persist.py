@@ -1,5 +1,6 @@
 import json
 import os
+import re
 
 import numpy as np
 import pytest
@@ -92,6 +93,43 @@ def test_save_replaces_folder_atomically(tmp_path, parts):
     save_model(folder, net, train, scaler)
     assert not (folder / 'stale.txt').exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ['m']
+
+
+@pytest.mark.parametrize('make, message', [
+    (lambda p: p.write_text('my notes'), 'is a file, not a model folder'),
+    (lambda p: (p.mkdir(), (p / 'thesis.tex').write_text('x')),
+     "not a gluonrec model folder (it holds 1 entries, such as 'thesis.tex')"),
+    (lambda p: (p.mkdir(), (p / 'config.json').write_text('{"name": "other"}')),
+     'not a gluonrec model folder'),
+])
+def test_save_refuses_to_replace_what_is_not_a_model(tmp_path, parts, make, message):
+    net, train, test, scaler, _ = parts()
+    target = tmp_path / 'out'
+    make(target)
+    before = sorted(str(p) for p in tmp_path.rglob('*'))
+    with pytest.raises(ValueError, match=re.escape(message)):
+        save_model(target, net, train, scaler)
+    assert sorted(str(p) for p in tmp_path.rglob('*')) == before  # left untouched
+    link = tmp_path / 'link'
+    link.symlink_to(tmp_path / 'elsewhere')
+    with pytest.raises(ValueError, match='symbolic link'):
+        save_model(link, net, train, scaler)
+    (tmp_path / 'empty').mkdir()
+    save_model(tmp_path / 'empty', net, train, scaler)  # an empty folder is fine
+    assert (tmp_path / 'empty' / 'config.json').exists()
+
+
+def test_saved_files_follow_the_umask(tmp_path, parts):
+    """They used to be 0700 (folder) and 0600 (JSON) beside 0644 parameters."""
+    net, train, test, scaler, _ = parts()
+    old = os.umask(0o022)
+    try:
+        save_model(tmp_path / 'm', net, train, scaler, test=test)
+    finally:
+        os.umask(old)
+    assert (tmp_path / 'm').stat().st_mode & 0o777 == 0o755
+    modes = {p.name: p.stat().st_mode & 0o777 for p in (tmp_path / 'm').iterdir()}
+    assert set(modes.values()) == {0o644}, modes
 
 
 def test_no_pickle_in_saved_files(tmp_path, parts):

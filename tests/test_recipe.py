@@ -4,7 +4,7 @@ import os
 import numpy as np
 import pytest
 
-from gluonrec import load_dataset, load_model, train_model
+from gluonrec import evaluate, load_dataset, load_model, train_model
 from gluonrec.data import make_synthetic
 from gluonrec.data.catalog import family_of
 from gluonrec.models import model_class, model_names
@@ -59,10 +59,27 @@ def test_recipe_same_seed_same_model_and_summary(small_ratings):
     np.testing.assert_array_equal(runs[0].net.item_factors(), runs[1].net.item_factors())
     summary = runs[0].summary()
     best = min(runs[0].history, key=lambda r: r['val_rmse'])
-    assert summary['val_rmse'] == best['val_rmse'] and summary['best_epoch'] == best['epoch']
+    assert summary['best_epoch'] == best['epoch'] and summary['epoch'] == 2
+    assert summary['val_rmse'] == pytest.approx(runs[0].history[-1]['val_rmse'], rel=1e-6)
     val, train = runs[0].val, runs[0].train
     expected = np.sqrt(np.mean((val.rating - train.rating.mean()) ** 2))
     assert summary['baseline_rmse'] == pytest.approx(expected, rel=1e-6)
+
+
+@pytest.mark.parametrize('patience, epoch', [(0, 10), (2, 9)])
+def test_summary_describes_the_parameters_returned_and_saved(small_ratings, patience, epoch):
+    """Without early stopping the last epoch's parameters are kept, and the summary says
+    so (it used to report the best epoch's RMSE for them); with it, the best ones."""
+    result = train_model(small_ratings, model='mf', epochs=10, patience=patience, ctx='cpu',
+                         optimizer='adam', lr=0.05, reg=0.0, num_factors=16,
+                         engine='generic')
+    rmses = [r['val_rmse'] for r in result.history]
+    assert rmses.index(min(rmses)) == 8 and len(rmses) == 10  # best 9, last 10
+    summary = result.summary()
+    assert summary['epoch'] == epoch and summary['best_epoch'] == 9
+    assert summary['val_rmse'] == pytest.approx(rmses[epoch - 1], rel=1e-6)
+    assert summary['val_rmse'] == pytest.approx(
+        evaluate(result.net, result.val, result.scaler)['rmse'], rel=1e-9)
 
 
 def test_trained_model_saves_and_wraps(trained, tmp_path):

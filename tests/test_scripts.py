@@ -97,6 +97,7 @@ def test_resume_continues(tiny_jester, tmp_path):
     (['--synthetic', '--engine', 'fused', '--model', 'mlp'],
      "engine='fused' cannot train here: model "),
     (['--engine', 'turbo'], "invalid choice: 'turbo'"),
+    (['--synthetic', '--kvstore', 'bogus'], "argument --kvstore: invalid choice: 'bogus'"),
 ])
 def test_train_jester_bad_input(tmp_path, args, message):
     proc = run('train_jester.py', *args, cwd=tmp_path, check=False)
@@ -110,6 +111,21 @@ def test_train_jester_bad_line_names_file_and_line(tmp_path):
     proc = run('train_jester.py', '--ratings', path, cwd=tmp_path, check=False)
     assert proc.returncode == 2 and 'bad.dat, line 2' in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_a_closed_pipe_is_not_an_error_message(tmp_path):
+    """``script | head``: the reader leaves early. Used to print "error: [Errno 32] Broken
+    pipe" and exit 2; now quiet (exit 1, as Python's docs advise for EPIPE). The body
+    prints more than a pipe buffer holds, so the write really fails."""
+    code = ('import sys\nfrom gluonrec.cli import run_main\n'
+            'def body(argv):\n    for i in range(200000): print("line", i)\n'
+            'sys.exit(run_main(body, [], "demo.py"))\n')
+    (tmp_path / 'demo.py').write_text(code)
+    proc = subprocess.run(f'"{sys.executable}" demo.py | head -c 10; echo " status ${{PIPESTATUS[0]}}"',
+                          shell=True, executable='/bin/bash', capture_output=True, text=True,
+                          timeout=300, cwd=tmp_path)
+    assert proc.stdout.startswith('line 0') and proc.stdout.rstrip().endswith('status 1')
+    assert proc.stderr == ''
 
 
 def test_similar_items_bad_input(trained_jester):
@@ -175,12 +191,61 @@ def test_movielens_train_recommend_evaluate(tmp_path):
     assert 'fallback' in fallback.stdout
     ev = run('evaluate.py', '--model-dir', tmp_path / 'mv', '--threshold', 4, cwd=tmp_path)
     assert 'precision@10' in ev.stdout
+    ev = run('evaluate.py', '--model-dir', tmp_path / 'mv', '--threshold', 100, cwd=tmp_path,
+             check=False)  # used to print nan metrics and exit 0
+    assert ev.returncode == 2 and 'outside the rating scale 1..5' in ev.stderr
+
+
+def test_recommend_says_when_a_user_has_rated_everything(tmp_path):
+    """Every user of a full 12 x 6 matrix rated every item: say so, not an empty list."""
+    rows = [f'{u}\t{i}\t{1 + (u * i) % 5}\t0' for u in range(1, 13) for i in range(1, 7)]
+    (tmp_path / 'u.data').write_text('\n'.join(rows) + '\n')
+    run('train_movielens.py', '--data', tmp_path / 'u.data', '--epochs', 1, '--no-progress',
+        '--val-fraction', '0.1', '--out', tmp_path / 'full', cwd=tmp_path)
+    from gluonrec import load_model
+    rec = load_model(tmp_path / 'full')
+    user = next(u for u in rec.user_map.to_raw(np.arange(rec.train.num_users))
+                if len(rec.top_rated(u, n=100)) == rec.train.num_items)
+    out = run('recommend.py', user, '--model-dir', tmp_path / 'full', cwd=tmp_path).stdout
+    assert 'has rated every item the model knows (6); nothing is left to recommend' in out
 
 
 def test_synthetic_demo_runs_offline(tmp_path):
     proc = run('train_jester.py', '--synthetic', '--epochs', 1, '--out', tmp_path / 'm',
                cwd=tmp_path)
     assert 'model saved to' in proc.stdout
+
+
+@pytest.mark.parametrize('target', ['.', 'notes', 'file.txt'])
+def test_out_never_replaces_what_is_not_a_model(tmp_path, target):
+    """--out . or a folder of one's own files is refused before training, untouched."""
+    (tmp_path / 'notes').mkdir()
+    (tmp_path / 'notes' / 'draft.md').write_text('mine')
+    (tmp_path / 'file.txt').write_text('mine too')
+    before = sorted(str(p) for p in tmp_path.rglob('*'))
+    proc = run('train_jester.py', '--synthetic', '--epochs', 1, '--out', target,
+               cwd=tmp_path, check=False)
+    assert proc.returncode == 2 and 'refusing to replace it' in proc.stderr
+    assert 'Epoch 1' not in proc.stdout  # refused before training
+    assert sorted(str(p) for p in tmp_path.rglob('*')) == before
+
+
+def test_a_diverging_run_exits_2_and_keeps_the_previous_model(tmp_path):
+    run('train_jester.py', '--synthetic', '--epochs', 1, '--out', tmp_path / 'm',
+        cwd=tmp_path)
+    before = {p.name: p.read_bytes() for p in (tmp_path / 'm').iterdir()}
+    proc = run('train_jester.py', '--synthetic', '--epochs', 2, '--lr', '1e6', '--out',
+               tmp_path / 'm', cwd=tmp_path, check=False)
+    assert proc.returncode == 2 and 'training diverged' in proc.stderr
+    assert 'Traceback' not in proc.stderr
+    assert {p.name: p.read_bytes() for p in (tmp_path / 'm').iterdir()} == before
+
+
+def test_summary_names_the_saved_epoch_without_early_stopping(tmp_path):
+    proc = run('train_jester.py', '--synthetic', '--epochs', 3, '--patience', 0, '--out',
+               tmp_path / 'm', cwd=tmp_path)
+    assert re.search(r'\(saved parameters of epoch 3, (the best|the last; the best was '
+                     r'epoch \d with RMSE [0-9.]+)\): RMSE', proc.stdout), proc.stdout
 
 
 @pytest.mark.parametrize('how', [['--engine', 'generic'], ['env']])
@@ -199,6 +264,7 @@ def test_help_lists_every_flag_with_defaults(tmp_path):
                  '--seed', '--resume', '--patience', '--out', '--engine'):
         assert flag in out
     assert 'default: biased_mf' in out
+    assert '(default: None)' not in out and not re.search(r'\(default: [^)]*\) \(default', out)
     sim = run('similar_items.py', '--help', cwd=tmp_path).stdout
     assert '0-based' in sim and 'joke 10' in sim
 

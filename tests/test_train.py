@@ -102,6 +102,26 @@ def test_ctrl_c_checkpoints_mid_epoch_and_resume_matches(planted, tmp_path):
         np.testing.assert_allclose(value, expected[key], rtol=1e-5, atol=1e-7)
 
 
+def test_checkpoints_keep_out_of_foreign_folders_and_files(planted, tmp_path):
+    """A checkpoint folder holding other files is refused; clean-up removes only the
+    files checkpoints wrote (a user's own .params beside them survive a resume)."""
+    (tmp_path / 'mine').mkdir()
+    (tmp_path / 'mine' / 'weights.params').write_text('x')
+    net, scaler, it, val = _setup(planted, 'mf')
+    with pytest.raises(ValueError, match="holds files a checkpoint does not write .*weights"):
+        fit(net, it, val, epochs=1, scaler=scaler, ctx='cpu', log_interval=None,
+            checkpoint_dir=str(tmp_path / 'mine'))
+    assert (tmp_path / 'mine' / 'weights.params').read_text() == 'x'
+    folder = tmp_path / 'ckpt'
+    fit(net, it, val, epochs=2, scaler=scaler, ctx='cpu', log_interval=None,
+        checkpoint_dir=str(folder))
+    (folder / '.params-0001-000000.params.abc.tmp').write_text('half-written')
+    fit(net, it, val, epochs=3, scaler=scaler, ctx='cpu', log_interval=None,
+        checkpoint_dir=str(folder), resume=True)  # our own leftovers are no obstacle
+    names = sorted(p.name for p in folder.iterdir())
+    assert 'checkpoint.json' in names and any(n.startswith('params-0003') for n in names)
+
+
 def test_nan_loss_raises_and_keeps_last_good_checkpoint(planted, tmp_path):
     net, scaler, it, val = _setup(planted, 'mf')
     fit(net, it, val, epochs=1, optimizer='sgd', learning_rate=0.01, scaler=scaler,
@@ -115,6 +135,26 @@ def test_nan_loss_raises_and_keeps_last_good_checkpoint(planted, tmp_path):
     history = fit(net2, it, val, epochs=1, scaler=scaler, ctx='cpu',
                   checkpoint_dir=str(tmp_path), resume=True, log_interval=None)
     assert len(history) == 1 and np.isfinite(net2.item_factors()).all()
+
+
+@pytest.mark.parametrize('optimizer', ['adagrad', 'adam'])
+def test_divergence_without_nan_stops_and_names_only_a_real_checkpoint(planted, tmp_path,
+                                                                       optimizer):
+    """lr 1e6 with adagrad or adam: the loss runs to ~1e20 and stays finite. It used to
+    train on and return; now it stops, and points to a checkpoint only if one exists."""
+    net, scaler, it, val = _setup(planted, 'mf')
+    with pytest.raises(FloatingPointError, match='training diverged: loss .* times the loss '
+                                                 'of predicting 0') as err:
+        fit(net, it, val, epochs=3, optimizer=optimizer, learning_rate=1e6, scaler=scaler,
+            ctx='cpu', seed=0, log_interval=None, checkpoint_dir=str(tmp_path / 'c'))
+    assert 'checkpoint' not in str(err.value)  # none was written before it diverged
+    net, scaler, it, val = _setup(planted, 'mf')
+    fit(net, it, val, epochs=1, optimizer=optimizer, learning_rate=0.01, scaler=scaler,
+        ctx='cpu', seed=0, log_interval=None, checkpoint_dir=str(tmp_path / 'd'))
+    with pytest.raises(FloatingPointError, match='last good checkpoint is in'):
+        fit(net, it, val, epochs=3, optimizer=optimizer, learning_rate=1e6, scaler=scaler,
+            ctx='cpu', seed=0, log_interval=None, checkpoint_dir=str(tmp_path / 'd'),
+            resume=True)
 
 
 def test_corrupt_checkpoint_is_a_clear_error(planted, tmp_path):

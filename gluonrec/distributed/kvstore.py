@@ -4,12 +4,17 @@ import numpy as np
 from .._compat import mx
 from ..models import get_model, model_name_of
 
-__all__ = ['connect', 'is_distributed', 'trainer_kvstore', 'dense_copy']
+__all__ = ['connect', 'is_distributed', 'trainer_kvstore', 'dense_copy', 'KVSTORE_NAMES']
 
 
 def is_distributed(kv):
     """True for a parameter-server kvstore object (``dist_sync`` and friends)."""
     return isinstance(kv, mx.kvstore.KVStore) and 'dist' in kv.type
+
+
+#: The kvstore names MXNet 1.9 creates (``mx.kv.create``).
+KVSTORE_NAMES = ('device', 'local', 'nccl', 'dist_sync', 'dist_async', 'dist_device_sync',
+                 'dist_sync_device', 'dist_async_device', 'horovod', 'byteps')
 
 
 def connect(kvstore):
@@ -22,6 +27,8 @@ def connect(kvstore):
     ValueError
         When there is no parameter server to reach.
     """
+    if isinstance(kvstore, str) and kvstore not in KVSTORE_NAMES:
+        raise ValueError(f'kvstore must be one of {KVSTORE_NAMES}, got {kvstore!r}')
     if isinstance(kvstore, str) and kvstore.startswith('dist'):
         try:
             kvstore = mx.kv.create(kvstore)

@@ -6,6 +6,7 @@ restore optimizer state without pickle.
 """
 import json
 import os
+import re
 
 from .._compat import mx
 from .._io import atomic_path, write_json
@@ -14,6 +15,15 @@ __all__ = ['Checkpoints', 'CHECKPOINT_FILE', 'load_params', 'optimizer_arrays',
            'restore_optimizer']
 
 CHECKPOINT_FILE = 'checkpoint.json'
+# The only files a checkpoint folder's clean-up may remove: those it wrote itself.
+_OWN_FILE = re.compile(r'(params|best)-\d{4}-\d{6}\.params|optimizer-\d{4}-\d{6}\.nd')
+
+
+def _ours(name):
+    """A file a checkpoint folder holds: its state, its arrays, or a temporary file of
+    an interrupted write (``_io.atomic_path``)."""
+    return name == CHECKPOINT_FILE or bool(_OWN_FILE.fullmatch(name)) or \
+        (name.startswith('.') and name.endswith('.tmp'))
 
 
 def optimizer_arrays(trainer):
@@ -73,6 +83,13 @@ class Checkpoints:
     def __init__(self, folder):
         self.folder = folder
         self.best = None  # file name of the best parameters so far
+        if os.path.exists(folder) and not os.path.isdir(folder):
+            raise ValueError(f'{folder}: is a file, not a checkpoint folder')
+        foreign = sorted(name for name in (os.listdir(folder) if os.path.isdir(folder) else ())
+                         if not _ours(name))
+        if foreign:
+            raise ValueError(f'{folder}: holds files a checkpoint does not write (such as '
+                             f'{foreign[0]!r}); refusing to write checkpoints into it')
         os.makedirs(folder, exist_ok=True)
 
     def path(self, name):
@@ -129,5 +146,5 @@ class Checkpoints:
         write_json(self.path(CHECKPOINT_FILE), state)
         keep = {params, states, state.get('best_params')}
         for name in os.listdir(self.folder):
-            if name.endswith(('.params', '.nd')) and name not in keep:
+            if _OWN_FILE.fullmatch(name) and name not in keep:
                 os.remove(self.path(name))

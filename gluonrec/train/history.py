@@ -9,7 +9,14 @@ __all__ = ['History', 'plot_history']
 
 
 class History(list):
-    """One dict per epoch (epoch, train_loss, val_rmse, val_mae, seconds, ...)."""
+    """One dict per epoch (epoch, train_loss, val_rmse, val_mae, seconds, ...).
+
+    ``params_epoch``: set by ``fit``, the epoch whose parameters the model holds when it
+    returns (the best one when early stopping restored it, else the last), or None when
+    training stopped in the middle of an epoch.
+    """
+
+    params_epoch = None
 
     def to_json(self, path=None):
         text = json.dumps(list(self), indent=2)

@@ -6,6 +6,8 @@ import sys
 import threading
 import time
 
+import numpy as np
+
 from .._compat import mx
 from ..context import net_ctx, resolve_ctx
 from ..evaluation import as_iter, evaluate
@@ -109,6 +111,7 @@ def fit(net, train_iter, val_iter=None, epochs=10, optimizer='adam', learning_ra
             done = _run_epoch(run, epoch, interrupt)
             if not done.finished:
                 _save_partial(run, epoch, done)
+                run.cut_short = True
                 break
             record = _end_epoch(run, epoch, done)
             if any(hook(record) for hook in run.epoch_hooks):
@@ -135,7 +138,8 @@ class _Run:
         self.bar = ProgressBar(sys.stderr.isatty() if progress is None else progress)
         self.history, self.start_epoch, self.start_batch = History(), 0, 0
         self.partial = {'sum': 0.0, 'seen': 0}
-        self.interrupted = False
+        self.interrupted, self.cut_short = False, False
+        self.label_scale = _label_scale(train_iter)
         self.batch_hooks, self.epoch_hooks = [], []
 
     def add_callbacks(self, callbacks):
@@ -266,11 +270,14 @@ def _end_epoch(run, epoch, done):
 
 def _finish(run):
     # In a parameter-server job the servers hold the parameters: the last ones stay.
+    last = run.history[-1]['epoch'] if run.history and not run.cut_short else None
+    run.history.params_epoch = last
     if run.patience and run.best.rmse < math.inf and not run.engine.distributed:
         if run.ckpt is not None:
             run.ckpt.restore_best(run.net, run.ctxs)
         else:
             run.best.restore(run.net)
+        run.history.params_epoch = run.history.best()['epoch']
     if run.interrupted:
         logger.warning('training interrupted; returning the history so far')
 
@@ -328,9 +335,27 @@ def _check_args(epochs, learning_rate, log_interval, reg, optimizer, wd, net, re
         raise ValueError('resume=True needs checkpoint_dir')
 
 
+#: A mean training loss this many times the labels' mean square (the loss of predicting
+#: 0 for everything) is divergence, not learning, even while it is still finite.
+DIVERGENCE_FACTOR = 1e4
+
+
+def _label_scale(train_iter):
+    """Mean square of the training labels, when the iterator can say it cheaply."""
+    ratings = getattr(train_iter, '_rating', None)
+    if ratings is None or not len(ratings):
+        return None
+    return max(float(np.mean(np.square(ratings, dtype=np.float64))), 1e-12)
+
+
 def _check_finite(value, epoch, nbatch, run):
-    if not math.isfinite(value):
-        where = f'; the last good checkpoint is in {run.checkpoint_dir}' \
-            if run.checkpoint_dir else ''
-        raise FloatingPointError(f'training loss is {value} at epoch {epoch + 1}, batch '
-                                 f'{nbatch + 1}: lower the learning rate{where}')
+    """Stop on a NaN/infinite loss, or on one that has run away (``DIVERGENCE_FACTOR``)."""
+    diverged = run.label_scale is not None and value > DIVERGENCE_FACTOR * run.label_scale
+    if math.isfinite(value) and not diverged:
+        return
+    good = run.ckpt is not None and run.ckpt.load() is not None
+    where = f'; the last good checkpoint is in {run.checkpoint_dir}' if good else ''
+    what = f'{value}' if not diverged else \
+        f'{value:.3g}, {value / run.label_scale:.3g} times the loss of predicting 0'
+    raise FloatingPointError(f'training diverged: loss {what} at epoch {epoch + 1}, batch '
+                             f'{nbatch + 1}: lower the learning rate{where}')
