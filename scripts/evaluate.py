@@ -34,6 +34,10 @@ def body(argv):
     rec = load_model(args.model_dir)
     if rec.test is None:
         raise ScriptError(f'{args.model_dir}: no held-out split (test.npz) saved with it')
+    lo, hi = rec.scale
+    if args.threshold is not None and not lo <= args.threshold <= hi:
+        raise ScriptError(f'--threshold {args.threshold:g} lies outside the rating scale '
+                          f'{lo:g}..{hi:g}: no held-out rating could be relevant')
     rule = {'threshold': args.threshold} if args.threshold is not None else \
         {'top_quantile': args.top_quantile}
     results = evaluate_recommender(rec, rec.test, k=args.k, **rule)

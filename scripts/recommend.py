@@ -50,6 +50,10 @@ def body(argv):
         for item, rating in liked:
             print(f'  {rating:5.1f}  {rec.item_name(item) or item}')
         print()
+    if not recs:
+        print(f'User {user} has rated every item the model knows '
+              f'({rec.train.num_items}); nothing is left to recommend.')
+        return 0
     print(f'Recommended for user {user}' + ('' if known else ' (unknown user: fallback)') + ':')
     for item, predicted in recs:
         print(f'  {predicted:5.2f}  {rec.item_name(item) or item}')

@@ -4,7 +4,7 @@ import argparse
 import os
 import sys
 
-from gluonrec.cli import ScriptError, add_training_args, configure_logging, run_main, \
+from gluonrec.cli import HelpFormatter, ScriptError, add_training_args, configure_logging, run_main, \
     train_and_save
 from gluonrec.data import load_dataset, load_jester, load_jester_jokes
 from gluonrec.data.catalog import JESTER_RATING_FILES
@@ -14,7 +14,7 @@ def build_parser():
     parser = argparse.ArgumentParser(
         description=__doc__ + ' Ratings are min-max scaled for training (to (-1, 1), or '
         '(0, 1) for non-negative models) and reported on the -10..10 scale.',
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        formatter_class=HelpFormatter)
     data = parser.add_argument_group('data')
     data.add_argument('--ratings', metavar='PATH',
                       help='Jester dataset-2 jester_ratings.dat or its CSV form, plain or '

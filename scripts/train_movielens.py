@@ -4,7 +4,7 @@ import argparse
 import os
 import sys
 
-from gluonrec.cli import ScriptError, add_training_args, configure_logging, run_main, \
+from gluonrec.cli import HelpFormatter, ScriptError, add_training_args, configure_logging, run_main, \
     train_and_save
 from gluonrec.data import load_dataset
 
@@ -13,7 +13,7 @@ def build_parser():
     parser = argparse.ArgumentParser(
         description=__doc__ + ' Reads ml-100k (u.data + u.item), ml-1m/10m (ratings.dat + '
         'movies.dat) or ml-latest/20m/25m (ratings.csv + movies.csv); the layout is '
-        'detected.', formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        'detected.', formatter_class=HelpFormatter)
     parser.add_argument('--data', metavar='PATH',
                         help='MovieLens folder or ratings file (default: ml-100k in '
                              '$GLUONREC_DATA or data/, downloaded when absent)')
