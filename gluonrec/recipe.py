@@ -8,12 +8,12 @@ import time
 
 import numpy as np
 
+from .context import resolve_ctx
 from .data import MinMaxScaler, RatingIter, random_split
 from .data.catalog import family_of
 from .distributed import connect, is_distributed
 from .evaluation import evaluate
 from .metrics import mae, rmse
-from .context import resolve_ctx
 from .models import get_model, model_class
 from .persist import save_model
 from .presets import DEFAULT_MODEL, resolve
