@@ -156,3 +156,28 @@ def test_an_unknown_kvstore_name_is_refused():
     with pytest.raises(ValueError, match="kvstore must be one of .* got 'bogus'"):
         connect('bogus')
     assert connect('device') == ('device', 0, 1)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('signame', ['SIGTERM', 'SIGHUP', 'SIGINT'])
+def test_a_stop_signal_to_the_launcher_stops_the_whole_job(signame):
+    """``kill``, ``timeout``, a scheduler or Ctrl-C used to stop only the launcher, leaving
+    the scheduler, server and workers running. Now the whole job stops, the launcher
+    exits 128 + the signal number and prints no traceback."""
+    import signal
+    token = uuid.uuid4().hex
+    launcher = subprocess.Popen(
+        [sys.executable, '-m', 'gluonrec.launch', '-n', '2', '--', sys.executable, '-c',
+         'import time; time.sleep(120)'], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True, env=dict(os.environ, GLUONREC_TEST_JOB=token))
+    deadline = time.time() + 60
+    while len(_leftovers(token)) < 5 and time.time() < deadline:  # launcher + 4 processes
+        time.sleep(0.2)
+    assert len(_leftovers(token)) >= 5
+    launcher.send_signal(getattr(signal, signame))
+    out, err = launcher.communicate(timeout=60)
+    assert launcher.returncode == 128 + getattr(signal, signame)
+    assert f'{signame} received; stopping the job' in out
+    assert 'Traceback' not in out + err
+    time.sleep(0.5)
+    assert not _leftovers(token)

@@ -11,6 +11,7 @@ Usage::
     python -m gluonrec.launch -n 2 -s 1 -- python scripts/train_jester.py --kvstore dist_sync
 """
 import argparse
+import contextlib
 import os
 import signal
 import socket
@@ -73,21 +74,73 @@ def launch_local(command, num_workers, num_servers=1, timeout=None, env=None,
         [('worker', i) for i in range(num_workers)]
     procs, pumps, lock = [], [], threading.Lock()
     try:
-        for role, index in roles:
-            cmd = command if role == 'worker' else _SERVER_CMD
-            proc = subprocess.Popen(cmd, env=dict(base, DMLC_ROLE=role),
-                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                    text=True, start_new_session=True)
-            procs.append((f'{role} {index}', role, proc))
-            pump = threading.Thread(target=_pump, args=(proc.stdout, f'{role} {index}', sink,
-                                                        lock), daemon=True)
-            pump.start()
-            pumps.append(pump)
-        return _supervise(procs, timeout, sink, lock)
+        with _signals_stop_the_job():
+            return _run(command, roles, base, procs, pumps, timeout, sink, lock)
+    except _Stopped as stop:
+        with lock:
+            sink.write(f'[launch] {signal.Signals(stop.signum).name} received; stopping the '
+                       'job\n')
+        return 128 + stop.signum
     finally:
-        _stop_all(procs)
+        with _signals_ignored():  # a second signal must not cut the clean-up short
+            _stop_all(procs)
         for pump in pumps:
             pump.join(timeout=5)
+
+
+class _Stopped(Exception):
+    """The launcher was told to stop (SIGTERM, SIGINT or SIGHUP)."""
+
+    def __init__(self, signum):
+        super().__init__(signum)
+        self.signum = signum
+
+
+_STOP_SIGNALS = tuple(getattr(signal, name) for name in ('SIGTERM', 'SIGINT', 'SIGHUP')
+                      if hasattr(signal, name))
+
+
+@contextlib.contextmanager
+def _signal_handlers(handler):
+    """Install ``handler`` for the stop signals (main thread only), restore on exit."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {sig: signal.signal(sig, handler) for sig in _STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+def _raise_stopped(signum, frame):
+    raise _Stopped(signum)
+
+
+def _signals_stop_the_job():
+    """SIGTERM (``kill``, ``timeout``, schedulers), SIGINT (Ctrl-C) and SIGHUP end the
+    job as a worker failure does: every process group is stopped."""
+    return _signal_handlers(_raise_stopped)
+
+
+def _signals_ignored():
+    return _signal_handlers(signal.SIG_IGN)
+
+
+def _run(command, roles, base, procs, pumps, timeout, sink, lock):
+    """Start the scheduler, servers and workers (each in a session of its own, recorded
+    in ``procs`` as it starts), then supervise them."""
+    for role, index in roles:
+        cmd = command if role == 'worker' else _SERVER_CMD
+        proc = subprocess.Popen(cmd, env=dict(base, DMLC_ROLE=role), stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True, start_new_session=True)
+        procs.append((f'{role} {index}', role, proc))
+        pump = threading.Thread(target=_pump, args=(proc.stdout, f'{role} {index}', sink,
+                                                    lock), daemon=True)
+        pump.start()
+        pumps.append(pump)
+    return _supervise(procs, timeout, sink, lock)
 
 
 def _supervise(procs, timeout, sink, lock):
