@@ -206,7 +206,7 @@ def test_checkpoint_resume_equals_an_uninterrupted_run(tmp_path):
     assert [r['val_rmse'] for r in resumed] == pytest.approx([r['val_rmse'] for r in full],
                                                             rel=1e-6)
     np.testing.assert_allclose(net.user_factors(), full_net.user_factors(), rtol=1e-6)
-    with pytest.raises(ValueError, match='fused engine'):
+    with pytest.raises(ValueError, match="trained with engine 'fused', this run has 'generic'"):
         _fit('generic', epochs=6, checkpoint_dir=str(tmp_path), resume=True)
 
 

@@ -230,6 +230,19 @@ def test_out_never_replaces_what_is_not_a_model(tmp_path, target):
     assert sorted(str(p) for p in tmp_path.rglob('*')) == before
 
 
+@pytest.mark.parametrize('change, message', [
+    (['--optimizer', 'sgd'], "optimizer 'adagrad', this run has 'sgd'"),
+    (['--val-fraction', '0.3'], 'training data (sha256)'),
+])
+def test_resume_with_other_settings_is_one_clear_line(tmp_path, change, message):
+    args = ['--synthetic', '--no-progress', '--out', tmp_path / 'm']
+    run('train_jester.py', *args, '--epochs', 1, cwd=tmp_path)
+    proc = run('train_jester.py', *args, '--epochs', 2, '--resume', *change, cwd=tmp_path,
+               check=False)
+    assert proc.returncode == 2 and message in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+
+
 def test_a_diverging_run_exits_2_and_keeps_the_previous_model(tmp_path):
     run('train_jester.py', '--synthetic', '--epochs', 1, '--out', tmp_path / 'm',
         cwd=tmp_path)

@@ -1,5 +1,6 @@
 import json
 import os
+import re
 
 import numpy as np
 import pytest
@@ -129,12 +130,13 @@ def test_nan_loss_raises_and_keeps_last_good_checkpoint(planted, tmp_path):
     before = (tmp_path / CHECKPOINT_FILE).read_text()
     with pytest.raises(FloatingPointError, match='lower the learning rate'):
         fit(net, it, val, epochs=3, optimizer='sgd', learning_rate=1e6, scaler=scaler,
-            ctx='cpu', seed=0, log_interval=1, checkpoint_dir=str(tmp_path), resume=True)
+            ctx='cpu', seed=0, log_interval=1, checkpoint_dir=str(tmp_path))
     assert (tmp_path / CHECKPOINT_FILE).read_text() == before
     net2, scaler, it, val = _setup(planted, 'mf')
-    history = fit(net2, it, val, epochs=1, scaler=scaler, ctx='cpu',
-                  checkpoint_dir=str(tmp_path), resume=True, log_interval=None)
-    assert len(history) == 1 and np.isfinite(net2.item_factors()).all()
+    history = fit(net2, it, val, epochs=2, optimizer='sgd', learning_rate=0.01,
+                  scaler=scaler, ctx='cpu', seed=0, checkpoint_dir=str(tmp_path),
+                  resume=True, log_interval=None)
+    assert len(history) == 2 and np.isfinite(net2.item_factors()).all()
 
 
 @pytest.mark.parametrize('optimizer', ['adagrad', 'adam'])
@@ -153,8 +155,39 @@ def test_divergence_without_nan_stops_and_names_only_a_real_checkpoint(planted, 
         ctx='cpu', seed=0, log_interval=None, checkpoint_dir=str(tmp_path / 'd'))
     with pytest.raises(FloatingPointError, match='last good checkpoint is in'):
         fit(net, it, val, epochs=3, optimizer=optimizer, learning_rate=1e6, scaler=scaler,
-            ctx='cpu', seed=0, log_interval=None, checkpoint_dir=str(tmp_path / 'd'),
-            resume=True)
+            ctx='cpu', seed=0, log_interval=None, checkpoint_dir=str(tmp_path / 'd'))
+
+
+@pytest.mark.parametrize('change, message', [
+    (dict(optimizer='sgd'), "optimizer 'adagrad', this run has 'sgd'"),  # used to crash
+    (dict(optimizer='adam'), "optimizer 'adagrad', this run has 'adam'"),  # silent mix-up
+    (dict(learning_rate=0.05), "optimizer settings"),
+    (dict(reg=0.1), 'reg 0.0, this run has 0.1'),
+    (dict(seed=5), 'seed 0, this run has 5'),
+    (dict(num_factors=8), 'model config'),
+    (dict(name='biased_mf'), "model 'MatrixFactorization', this run has 'BiasedMF'"),
+    (dict(batch_size=64), 'batch size 128, this run has 64'),
+    (dict(split_seed=1), 'training data (sha256)'),  # another train/validation split
+])
+def test_resume_refuses_a_checkpoint_of_other_settings_or_data(planted, tmp_path, change,
+                                                                message):
+    def run(name='mf', num_factors=4, batch_size=128, split_seed=0, **fit_args):
+        split = planted if not split_seed else random_split(
+            make_synthetic(num_users=120, num_items=40, num_ratings=3600, rank=2, noise=0.02,
+                           seed=1), 0.2, seed=split_seed)  # the fixture's data, resplit
+        net, scaler, it, val = _setup(split, name, batch_size=batch_size,
+                                      num_factors=num_factors)
+        args = dict(epochs=2, optimizer='adagrad', learning_rate=0.1, reg=0.0, seed=0,
+                    scaler=scaler, ctx='cpu', log_interval=None, checkpoint_dir=str(tmp_path))
+        args.update(fit_args)
+        return fit(net, it, val, **args)
+
+    run(epochs=1)
+    fit_keys = {'optimizer', 'learning_rate', 'reg', 'seed'}
+    with pytest.raises(ValueError, match=re.escape(message)):
+        run(resume=True, **{k: v for k, v in change.items() if k in fit_keys},
+            **{k: v for k, v in change.items() if k not in fit_keys})
+    assert len(run(resume=True)) == 2  # the same settings resume
 
 
 def test_corrupt_checkpoint_is_a_clear_error(planted, tmp_path):

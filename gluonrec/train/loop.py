@@ -1,4 +1,6 @@
 """fit(): the training loop, read as resume, epochs, end of epoch and callbacks."""
+import hashlib
+import json
 import logging
 import math
 import signal
@@ -103,6 +105,8 @@ def fit(net, train_iter, val_iter=None, epochs=10, optimizer='adam', learning_ra
                make_engine(engine, net=net, ctxs=ctxs, optimizer=optimizer,
                            optimizer_params=params, reg=reg, loss=loss, kvstore=kvstore,
                            train_iter=train_iter, hybridize=hybridize))
+    run.signature = _signature(net, train_iter, optimizer, params, reg, loss, seed,
+                               run.engine.name)
     if resume:
         _resume(run)
     run.add_callbacks(callbacks)
@@ -140,6 +144,7 @@ class _Run:
         self.partial = {'sum': 0.0, 'seen': 0}
         self.interrupted, self.cut_short = False, False
         self.label_scale = _label_scale(train_iter)
+        self.signature = {}  # what a checkpoint must match to be resumed (_signature)
         self.batch_hooks, self.epoch_hooks = [], []
 
     def add_callbacks(self, callbacks):
@@ -156,7 +161,7 @@ class _Run:
     def state(self, epoch, batch, **extra):
         """The loop position and history, as the checkpoint stores them."""
         return dict(epoch=epoch, batch=batch, history=list(self.history),
-                    best_rmse=self.best.as_json(), **extra)
+                    best_rmse=self.best.as_json(), run=self.signature, **extra)
 
 
 class _Epoch:
@@ -173,6 +178,7 @@ def _resume(run):
     state = run.ckpt.load()
     if state is None:
         return
+    _check_signature(state.get('run'), run.signature, run.checkpoint_dir)
     run.ckpt.restore(run.net, run.engine, state, run.ctxs)
     run.history = History(state['history'])
     run.start_epoch, run.start_batch = state['epoch'], state['batch']
@@ -180,6 +186,42 @@ def _resume(run):
     run.best.rmse = state['best_rmse'] if state.get('best_rmse') is not None else math.inf
     logger.info('resuming from %s at epoch %d, batch %d', run.checkpoint_dir,
                 run.start_epoch + 1, run.start_batch)
+
+
+def _fingerprint(train_iter):
+    """SHA-256 of the ratings the iterator trains on (its shard), or None when it does
+    not expose them: a resumed run must see the same data and the same split."""
+    arrays = [getattr(train_iter, name, None) for name in ('_user', '_item', '_rating')]
+    if any(a is None for a in arrays):
+        return None
+    digest = hashlib.sha256()
+    for array in arrays:
+        digest.update(np.ascontiguousarray(array).tobytes())
+    return digest.hexdigest()
+
+
+def _signature(net, train_iter, optimizer, params, reg, loss, seed, engine):
+    """The settings a resumed run must share with the checkpoint it resumes (JSON)."""
+    signature = {'model': type(net).__name__, 'model config': dict(net.config),
+            'optimizer': optimizer if isinstance(optimizer, str) else repr(optimizer),
+            'optimizer settings': {k: repr(v) for k, v in sorted(params.items())},
+            'reg': float(reg), 'loss': loss, 'seed': seed, 'engine': engine,
+            'batch size': getattr(train_iter, 'batch_size', None),
+            'shuffle': getattr(train_iter, 'shuffle', None),
+            'iterator seed': getattr(train_iter, 'seed', None),
+            'training data (sha256)': _fingerprint(train_iter)}
+    return json.loads(json.dumps(signature))  # as the checkpoint will hold it
+
+
+def _check_signature(saved, now, folder):
+    """One line naming the first setting that differs, with both values."""
+    if not saved:  # a checkpoint from before signatures were kept
+        return
+    for key, value in now.items():
+        if key in saved and saved[key] != value:
+            raise ValueError(f'{folder}: cannot resume: the checkpoint was trained with '
+                             f'{key} {saved[key]!r}, this run has {value!r} (use the same '
+                             'settings and data, or another checkpoint folder)')
 
 
 def _start_iter(it, epoch, first):
