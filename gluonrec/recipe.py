@@ -114,7 +114,7 @@ def train_model(ratings, val=None, *, model=None, family=None, val_fraction=0.2,
                 wd=None, reg=None, patience=None, sparse_grad=None, model_kwargs=None,
                 row_sparse_weights=None, loss='l2', scaler=None, seed=0, ctx='auto',
                 kvstore='device', checkpoint_dir=None, resume=False, log_interval=None,
-                progress=False, callbacks=(), engine=None, hybridize=True):
+                progress=False, callbacks=(), engine=None, hybridize=True, verbose=None):
     """Build a model, scale the ratings, iterate, ``fit``; return a ``TrainedModel``.
 
     Parameters
@@ -143,7 +143,7 @@ def train_model(ratings, val=None, *, model=None, family=None, val_fraction=0.2,
         engine where it can train (mf, biased_mf, nnmf with SGD or Adagrad on CPU, a C++
         compiler at hand), else the generic one. Presets are per engine; the engine
         used is ``settings['engine']``.
-    loss, ctx, checkpoint_dir, resume, log_interval, progress, callbacks, hybridize
+    loss, ctx, checkpoint_dir, resume, log_interval, progress, callbacks, hybridize, verbose
         As in ``fit``.
     scaler : MinMaxScaler, optional
         Default: the rating scale onto the model's ``feature_range``.
@@ -191,7 +191,7 @@ def train_model(ratings, val=None, *, model=None, family=None, val_fraction=0.2,
                   kvstore=kv, log_interval=log_interval, callbacks=callbacks,
                   checkpoint_dir=checkpoint_dir, resume=resume,
                   patience=settings['patience'] or None, hybridize=hybridize, seed=seed,
-                  progress=progress, engine=engine)
+                  progress=progress, engine=engine, verbose=verbose)
     settings['sparse_grad'] = sparse
     return TrainedModel(net, scaler, train, val, train_iter, history, settings,
                         time.time() - tic, rank=rank)

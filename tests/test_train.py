@@ -290,3 +290,25 @@ def test_real_movielens_biased_mf_beats_constant(shared_data):
                   reg=0.05, scaler=scaler, ctx='cpu', seed=0, log_interval=None)
     constant = float(np.sqrt(np.mean((test.rating - train.rating.mean()) ** 2)))
     assert history.best()['val_rmse'] < constant - 0.1
+
+
+@pytest.mark.parametrize('setup, verbose, lines', [
+    ('', None, 2),  # a plain Python session: the epochs are printed
+    ('import logging; logging.basicConfig(level=logging.INFO)', None, 0),  # logged, once
+    ('', False, 0),
+    ('import logging; logging.basicConfig(level=logging.INFO)', True, 2),
+])
+def test_fit_says_what_it_does_without_logging_set_up(setup, verbose, lines):
+    """It used to say nothing unless logging was configured."""
+    import subprocess
+    import sys
+    code = (f'{setup}\nimport gluonrec as gr\n'
+            'r = gr.load_dataset("synthetic")\n'
+            f'gr.train_model(r, model="mf", epochs=2, ctx="cpu", verbose={verbose})\n')
+    proc = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    printed = [line for line in proc.stdout.splitlines() if line.startswith('Epoch ')]
+    assert len(printed) == lines
+    if setup:
+        assert proc.stderr.count('Epoch 2 / 2') == 1  # the logging handler's copy

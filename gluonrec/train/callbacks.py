@@ -108,10 +108,12 @@ def _fmt(value):
     return 'n/a' if value is None else f'{value:.4f}'
 
 
-def log_epoch(record, epochs, chief=True):
-    """The epoch's one summary line (at debug level on workers other than rank 0)."""
-    report = logger.info if chief else logger.debug
-    report('Epoch %d / %d | train loss %.4f | val RMSE %s | val MAE %s | %.1f s | '
-           '%.0f ratings/s', record['epoch'], epochs, record['train_loss'],
-           _fmt(record.get('val_rmse')), _fmt(record.get('val_mae')), record['seconds'],
-           record['ratings_per_sec'])
+def log_epoch(record, epochs, chief=True, echo=False):
+    """The epoch's one summary line: logged (at debug level on workers other than rank
+    0), and with ``echo`` also printed, for a session where logging is not set up."""
+    line = (f"Epoch {record['epoch']} / {epochs} | train loss {record['train_loss']:.4f} | "
+            f"val RMSE {_fmt(record.get('val_rmse'))} | val MAE {_fmt(record.get('val_mae'))}"
+            f" | {record['seconds']:.1f} s | {record['ratings_per_sec']:.0f} ratings/s")
+    (logger.info if chief else logger.debug)(line)
+    if echo and chief:
+        print(line, flush=True)

@@ -27,7 +27,7 @@ def fit(net, train_iter, val_iter=None, epochs=10, optimizer='adam', learning_ra
         wd=0.0, reg=0.0, optimizer_params=None, loss='l2', scaler=None, ctx='auto',
         kvstore='device', log_interval=1000, callbacks=(), checkpoint_dir=None,
         resume=False, patience=None, hybridize=True, seed=None, progress=None,
-        engine=None):
+        engine=None, verbose=None):
     """Train ``net`` on the batches of ``train_iter``; evaluate on ``val_iter``.
 
     Parameters
@@ -75,6 +75,10 @@ def fit(net, train_iter, val_iter=None, epochs=10, optimizer='adam', learning_ra
         Seeds parameter initialisation and, per epoch, MXNet's RNG (dropout).
     progress : bool, optional
         Show a tqdm bar; default when stderr is a terminal.
+    verbose : bool, optional
+        Print each epoch's summary line. Default: only when logging is not configured
+        (no handler would show the ``gluonrec.train`` logger's INFO lines), so a Python
+        session sees the epochs and a script that sets up logging sees them once.
     engine : {'generic', 'fused', 'auto'}, optional
         What performs the updates (``gluonrec.train.engine``): 'generic' (Gluon's
         Trainer; every model and optimizer), 'fused' (a C++ operator: one SGD or Adagrad
@@ -105,6 +109,7 @@ def fit(net, train_iter, val_iter=None, epochs=10, optimizer='adam', learning_ra
                make_engine(engine, net=net, ctxs=ctxs, optimizer=optimizer,
                            optimizer_params=params, reg=reg, loss=loss, kvstore=kvstore,
                            train_iter=train_iter, hybridize=hybridize))
+    run.echo = verbose if verbose is not None else not _logging_shows(logger)
     run.signature = _signature(net, train_iter, optimizer, params, reg, loss, seed,
                                run.engine.name)
     if resume:
@@ -145,6 +150,7 @@ class _Run:
         self.interrupted, self.cut_short = False, False
         self.label_scale = _label_scale(train_iter)
         self.signature = {}  # what a checkpoint must match to be resumed (_signature)
+        self.echo = False  # print the epoch lines as well as logging them
         self.batch_hooks, self.epoch_hooks = [], []
 
     def add_callbacks(self, callbacks):
@@ -186,6 +192,11 @@ def _resume(run):
     run.best.rmse = state['best_rmse'] if state.get('best_rmse') is not None else math.inf
     logger.info('resuming from %s at epoch %d, batch %d', run.checkpoint_dir,
                 run.start_epoch + 1, run.start_batch)
+
+
+def _logging_shows(log):
+    """True when some handler would print ``log``'s INFO records."""
+    return log.isEnabledFor(logging.INFO) and log.hasHandlers()
 
 
 def _fingerprint(train_iter):
@@ -302,7 +313,7 @@ def _end_epoch(run, epoch, done):
             raise FloatingPointError(f'validation RMSE is {scores["rmse"]} after '
                                      f'epoch {epoch + 1}')
     run.history.append(record)
-    log_epoch(record, run.epochs, run.chief)
+    log_epoch(record, run.epochs, run.chief, echo=run.echo)
     improved = run.best.update(run.net, record, run.ctxs[0])
     if run.ckpt is not None:
         run.ckpt.save(run.net, run.engine, run.state(epoch + 1, 0),
