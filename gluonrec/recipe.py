@@ -114,7 +114,7 @@ def train_model(ratings, val=None, *, model=None, family=None, val_fraction=0.2,
                 wd=None, reg=None, patience=None, sparse_grad=None, model_kwargs=None,
                 row_sparse_weights=None, loss='l2', scaler=None, seed=0, ctx='auto',
                 kvstore='device', checkpoint_dir=None, resume=False, log_interval=None,
-                progress=False, callbacks=(), engine=None, hybridize=True, verbose=None):
+                progress=False, callbacks=(), engine=None, hybridize=True, verbose=False):
     """Build a model, scale the ratings, iterate, ``fit``; return a ``TrainedModel``.
 
     Parameters

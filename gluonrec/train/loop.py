@@ -27,7 +27,7 @@ def fit(net, train_iter, val_iter=None, epochs=10, optimizer='adam', learning_ra
         wd=0.0, reg=0.0, optimizer_params=None, loss='l2', scaler=None, ctx='auto',
         kvstore='device', log_interval=1000, callbacks=(), checkpoint_dir=None,
         resume=False, patience=None, hybridize=True, seed=None, progress=None,
-        engine=None, verbose=None):
+        engine=None, verbose=False):
     """Train ``net`` on the batches of ``train_iter``; evaluate on ``val_iter``.
 
     Parameters
@@ -75,10 +75,10 @@ def fit(net, train_iter, val_iter=None, epochs=10, optimizer='adam', learning_ra
         Seeds parameter initialisation and, per epoch, MXNet's RNG (dropout).
     progress : bool, optional
         Show a tqdm bar; default when stderr is a terminal.
-    verbose : bool, optional
-        Print each epoch's summary line. Default: only when logging is not configured
-        (no handler would show the ``gluonrec.train`` logger's INFO lines), so a Python
-        session sees the epochs and a script that sets up logging sees them once.
+    verbose : bool
+        Also print each epoch's summary line (for a session or notebook that has not set
+        up logging; the line is always logged at INFO on ``gluonrec.train``). Off by
+        default: the library leaves output to logging, which only scripts configure.
     engine : {'generic', 'fused', 'auto'}, optional
         What performs the updates (``gluonrec.train.engine``): 'generic' (Gluon's
         Trainer; every model and optimizer), 'fused' (a C++ operator: one SGD or Adagrad
@@ -109,7 +109,7 @@ def fit(net, train_iter, val_iter=None, epochs=10, optimizer='adam', learning_ra
                make_engine(engine, net=net, ctxs=ctxs, optimizer=optimizer,
                            optimizer_params=params, reg=reg, loss=loss, kvstore=kvstore,
                            train_iter=train_iter, hybridize=hybridize))
-    run.echo = verbose if verbose is not None else not _logging_shows(logger)
+    run.echo = bool(verbose)
     run.signature = _signature(net, train_iter, optimizer, params, reg, loss, seed,
                                run.engine.name)
     if resume:
@@ -192,11 +192,6 @@ def _resume(run):
     run.best.rmse = state['best_rmse'] if state.get('best_rmse') is not None else math.inf
     logger.info('resuming from %s at epoch %d, batch %d', run.checkpoint_dir,
                 run.start_epoch + 1, run.start_batch)
-
-
-def _logging_shows(log):
-    """True when some handler would print ``log``'s INFO records."""
-    return log.isEnabledFor(logging.INFO) and log.hasHandlers()
 
 
 def _fingerprint(train_iter):
