@@ -154,3 +154,14 @@ def test_prefetching_the_next_epoch_changes_no_order(mode):
     with_prefetch, without = epochs(True), epochs(False)
     assert with_prefetch == without
     assert with_prefetch[0] != with_prefetch[1]  # it does shuffle
+
+
+def test_arrays_are_the_shard_in_input_order_and_read_only():
+    user, item, rating = np.arange(10), np.arange(10) % 3, np.linspace(0, 1, 10)
+    it = RatingIter(user, item, rating, batch_size=4, num_parts=2, part_index=1)
+    u, i, r = it.arrays()
+    np.testing.assert_array_equal(u, user[5:])
+    np.testing.assert_array_equal(i, item[5:])
+    np.testing.assert_allclose(r, rating[5:], rtol=1e-6)
+    with pytest.raises(ValueError):
+        u[0] = 99

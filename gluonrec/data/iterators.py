@@ -226,6 +226,16 @@ class RatingIter(mx.io.DataIter):
                                provide_data=self.provide_data,
                                provide_label=self.provide_label)
 
+    def arrays(self):
+        """This shard's (user, item, rating) arrays in input order, read-only views (what
+        engines check ids against and checkpoints fingerprint)."""
+        views = []
+        for array in (self._user, self._item, self._rating):
+            view = array.view()
+            view.flags.writeable = False
+            views.append(view)
+        return tuple(views)
+
     def epoch_indices(self):
         """Positions (into this shard's arrays) of the current epoch, in batch order."""
         return self._order_used.copy()

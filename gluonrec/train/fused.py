@@ -162,8 +162,10 @@ class FusedEngine:
 
 def _ids_checked(train_iter, net):
     """True when the iterator already guarantees ids inside the model's tables."""
-    users, items = getattr(train_iter, '_user', None), getattr(train_iter, '_item', None)
-    if users is None or items is None or not len(users):
+    if not hasattr(train_iter, 'arrays'):
+        return False
+    users, items, _ = train_iter.arrays()
+    if not len(users):
         return False
     return bool(users.min() >= 0 and users.max() < net.num_users and
                 items.min() >= 0 and items.max() < net.num_items)

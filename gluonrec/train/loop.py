@@ -197,9 +197,9 @@ def _resume(run):
 def _fingerprint(train_iter):
     """SHA-256 of the ratings the iterator trains on (its shard), or None when it does
     not expose them: a resumed run must see the same data and the same split."""
-    arrays = [getattr(train_iter, name, None) for name in ('_user', '_item', '_rating')]
-    if any(a is None for a in arrays):
+    if not hasattr(train_iter, 'arrays'):
         return None
+    arrays = train_iter.arrays()
     digest = hashlib.sha256()
     for array in arrays:
         digest.update(np.ascontiguousarray(array).tobytes())
@@ -390,8 +390,10 @@ DIVERGENCE_FACTOR = 1e4
 
 def _label_scale(train_iter):
     """Mean square of the training labels, when the iterator can say it cheaply."""
-    ratings = getattr(train_iter, '_rating', None)
-    if ratings is None or not len(ratings):
+    if not hasattr(train_iter, 'arrays'):
+        return None
+    ratings = train_iter.arrays()[2]
+    if not len(ratings):
         return None
     return max(float(np.mean(np.square(ratings, dtype=np.float64))), 1e-12)
 
