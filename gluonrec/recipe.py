@@ -19,8 +19,7 @@ from .persist import save_model
 from .presets import DEFAULT_MODEL, resolve
 from .recommender import Recommender
 from .train import fit
-from .train.engine import engine_choice
-from .train.fused import why_not
+from .train.engine import choose_engine
 
 __all__ = ['train_model', 'TrainedModel']
 
@@ -94,21 +93,6 @@ def _split(ratings, val, val_fraction, seed):
     return ratings, None
 
 
-def _engine(requested, model, ctx, optimizer, wd, loss, kv, row_sparse_weights):
-    """The engine the recipe trains with: 'fused' where it can, as ``engine`` asks."""
-    choice = engine_choice(requested, default='auto')
-    if choice == 'generic':
-        return choice
-    reason = why_not(model_class(model), resolve_ctx(ctx), optimizer,
-                     {'wd': wd} if wd else None, loss, kv, bool(row_sparse_weights))
-    if reason is None:
-        return 'fused'
-    if choice == 'fused':
-        raise ValueError(f"engine='fused' cannot train here: {reason}")
-    logger.info('training with the generic engine: the fused one cannot (%s)', reason)
-    return 'generic'
-
-
 def train_model(ratings, val=None, *, model=None, family=None, val_fraction=0.2,
                 num_factors=None, epochs=None, batch_size=None, optimizer=None, lr=None,
                 wd=None, reg=None, patience=None, sparse_grad=None, model_kwargs=None,
@@ -159,8 +143,9 @@ def train_model(ratings, val=None, *, model=None, family=None, val_fraction=0.2,
     """
     family = family or family_of(ratings)
     kv, rank, workers = connect(kvstore)
-    engine = _engine(engine, model or DEFAULT_MODEL[family], ctx, optimizer, wd, loss, kv,
-                     row_sparse_weights)
+    engine = choose_engine(engine, model_class(model or DEFAULT_MODEL[family]),
+                           resolve_ctx(ctx), optimizer, {'wd': wd} if wd else None, loss, kv,
+                           bool(row_sparse_weights), default='auto')
     settings = resolve(family, model, engine, num_factors=num_factors, epochs=epochs,
                        batch_size=batch_size, optimizer=optimizer, lr=lr, wd=wd, reg=reg,
                        patience=patience, sparse_grad=sparse_grad)

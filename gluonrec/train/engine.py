@@ -26,11 +26,11 @@ from mxnet import autograd, gluon
 
 from ..distributed import is_distributed, trainer_kvstore
 from .checkpoint import optimizer_arrays, restore_optimizer
-from .fused import EngineUnavailable, FusedEngine
+from .fused import FusedEngine, why_not
 from .objective import Objective
 
 __all__ = ['GenericEngine', 'FusedEngine', 'ENGINES', 'CHOICES', 'make_engine',
-           'engine_choice']
+           'engine_choice', 'choose_engine']
 
 logger = logging.getLogger(__name__)
 
@@ -120,19 +120,30 @@ def engine_choice(name=None, default='generic'):
     return choice
 
 
-def make_engine(name, **kwargs):
-    """Build the engine ``name`` ('auto', 'fused', 'generic'; see the module docstring).
+def choose_engine(requested, model_cls, ctxs, optimizer, optimizer_params, loss, kvstore,
+                  row_sparse_weights, default='generic'):
+    """'fused' or 'generic': the engine that trains this setup as ``requested`` asks
+    (``engine_choice`` with ``default``). 'fused' raises ``ValueError`` with the reason
+    when it cannot train it; 'auto' then logs the reason in one line and takes 'generic'.
+    ``optimizer`` None means "a preset will choose" (see ``fused.why_not``)."""
+    choice = engine_choice(requested, default)
+    if choice == 'generic':
+        return choice
+    reason = why_not(model_cls, ctxs, optimizer, optimizer_params, loss, kvstore,
+                     row_sparse_weights)
+    if reason is None:
+        return 'fused'
+    if choice == 'fused':
+        raise ValueError(f"engine='fused' cannot train here: {reason}")
+    logger.info('training with the generic engine: the fused one cannot (%s)', reason)
+    return 'generic'
 
-    'fused' raises ``ValueError`` with the reason when it cannot train this setup;
-    'auto' then logs the reason in one line and builds the generic engine.
-    """
-    name = engine_choice(name)
-    if name == 'generic':
-        return GenericEngine(**kwargs)
-    try:
-        return FusedEngine(**kwargs)
-    except EngineUnavailable as exc:
-        if name == 'fused':
-            raise ValueError(f"engine='fused' cannot train here: {exc}") from None
-        logger.info('training with the generic engine: the fused one cannot (%s)', exc)
-        return GenericEngine(**kwargs)
+
+def make_engine(name, **kwargs):
+    """Build the engine ``name`` ('auto', 'fused', 'generic'; see ``choose_engine``) with
+    the keyword arguments every engine takes (see the module docstring)."""
+    name, net = engine_choice(name), kwargs['net']  # an unknown name fails first
+    chosen = choose_engine(name, type(net), kwargs['ctxs'], kwargs['optimizer'],
+                           kwargs['optimizer_params'], kwargs['loss'], kwargs['kvstore'],
+                           net.row_sparse_weights)
+    return ENGINES[chosen](**kwargs)

@@ -110,8 +110,9 @@ def fit(net, train_iter, val_iter=None, epochs=10, optimizer='adam', learning_ra
                            optimizer_params=params, reg=reg, loss=loss, kvstore=kvstore,
                            train_iter=train_iter, hybridize=hybridize))
     run.echo = bool(verbose)
-    run.signature = _signature(net, train_iter, optimizer, params, reg, loss, seed,
-                               run.engine.name)
+    if run.ckpt is not None:  # only checkpoints need it (it hashes the training data)
+        run.signature = _signature(net, train_iter, optimizer, params, reg, loss, seed,
+                                   run.engine.name)
     if resume:
         _resume(run)
     run.add_callbacks(callbacks)
@@ -209,13 +210,13 @@ def _fingerprint(train_iter):
 def _signature(net, train_iter, optimizer, params, reg, loss, seed, engine):
     """The settings a resumed run must share with the checkpoint it resumes (JSON)."""
     signature = {'model': type(net).__name__, 'model config': dict(net.config),
-            'optimizer': optimizer if isinstance(optimizer, str) else repr(optimizer),
-            'optimizer settings': {k: repr(v) for k, v in sorted(params.items())},
-            'reg': float(reg), 'loss': loss, 'seed': seed, 'engine': engine,
-            'batch size': getattr(train_iter, 'batch_size', None),
-            'shuffle': getattr(train_iter, 'shuffle', None),
-            'iterator seed': getattr(train_iter, 'seed', None),
-            'training data (sha256)': _fingerprint(train_iter)}
+                 'optimizer': optimizer if isinstance(optimizer, str) else repr(optimizer),
+                 'optimizer settings': {k: repr(v) for k, v in sorted(params.items())},
+                 'reg': float(reg), 'loss': loss, 'seed': seed, 'engine': engine,
+                 'batch size': getattr(train_iter, 'batch_size', None),
+                 'shuffle': getattr(train_iter, 'shuffle', None),
+                 'iterator seed': getattr(train_iter, 'seed', None),
+                 'training data (sha256)': _fingerprint(train_iter)}
     return json.loads(json.dumps(signature))  # as the checkpoint will hold it
 
 
