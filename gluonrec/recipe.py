@@ -54,8 +54,8 @@ class TrainedModel:
 
     def recommender(self):
         """A ``Recommender`` over the trained network (val as its held-out part)."""
-        return Recommender.from_training(self.net, self.train, self.scaler, test=self.val,
-                                         history=self.history)
+        return Recommender(self.net, self.train, self.scaler, test=self.val,
+                           history=self.history, config={'extra': {'settings': self.settings}})
 
     def save(self, folder, extra=None):
         """``save_model`` with the settings recorded under ``extra['settings']``."""

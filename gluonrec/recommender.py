@@ -57,6 +57,22 @@ class Recommender:
     def model_name(self):
         return model_name_of(self.net)
 
+    def training_reg(self):
+        """The L2 weight the network was trained with, from the saved settings;
+        ``ValueError`` when this model does not record it."""
+        extra = self.config.get('extra', {})
+        reg = extra.get('settings', {}).get('reg', extra.get('reg'))
+        if reg is None:
+            raise ValueError('this model does not record the reg it was trained with; '
+                             'pass reg= explicitly')
+        return float(reg)
+
+    def fold_in(self, ratings, users=None, reg=None, method='auto'):
+        """A copy that also knows new users, fitted from their ratings with the item side
+        fixed (see ``gluonrec.foldin.fold_in``): ``rec.fold_in({7: 3.5, 8: -2.1})``."""
+        from .foldin import fold_in
+        return fold_in(self, ratings, users=users, reg=reg, method=method)
+
     def _ctx(self):
         return self.net._first_ctx()
 

@@ -141,6 +141,12 @@ class RecModel(gluon.HybridBlock):
                  for block, kind in self.embedding_tables()]
         return F.add_n(*terms)
 
+    def user_tables(self):
+        """Every embedding block with a row per user (in use or not), which fold-in fits
+        for new users and ``add_users`` extends; a model with other per-user tables
+        overrides it."""
+        return [self.user_embedding]
+
     def constrain(self):
         """Project parameters back onto the feasible set after an update (no-op here;
         a subclass that overrides it sets ``constrained = True``)."""

@@ -38,6 +38,9 @@ class BiasedMF(MatrixFactorization):
     def embedding_tables(self):
         return super().embedding_tables() + [(self.user_bias, 'user'), (self.item_bias, 'item')]
 
+    def user_tables(self):
+        return super().user_tables() + [self.user_bias]
+
     def biases(self):
         """(global, user biases (num_users,), item biases (num_items,)) as numpy."""
         return self._bias_tables()

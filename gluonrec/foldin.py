@@ -1,0 +1,412 @@
+"""Fold-in: new users from a few ratings, without retraining.
+
+The item side of a trained model stays fixed and only the new users' own parameters
+are fitted, under the model's training objective: the squared error of their ratings
+(on the scaled range the network was trained on) plus ``reg`` times the squared norm of
+their rows once per rating, exactly the user's share of what training minimised.
+
+- ``mf`` and ``biased_mf``: a ridge regression per user, in closed form, all users at
+  once as a batch of small linear systems.
+- ``nnmf``: the same quadratic under ``factors >= 0``, by coordinate descent batched
+  over users (the non-negative least squares of Lee and Seung's setting).
+- any other registered model (``mlp``, a researcher's own): fresh user rows optimised
+  with Gluon autograd while every other parameter of the network stays frozen.
+
+``fold_in`` returns a ``Recommender`` in which the new users are ordinary users, so
+``predict``, ``recommend``, ``similar_users`` and the scripts take them by their raw
+ids; ``add_users`` writes them into a saved model folder.
+"""
+import numpy as np
+
+from ._compat import mx
+from mxnet import autograd, gluon
+
+from .data.ratings import IdMap, Ratings
+from .models import get_model, model_name_of
+from .models.base import table
+from .models.biased import BiasedMF
+from .models.mf import MatrixFactorization
+from .models.nnmf import NonNegativeMF
+
+__all__ = ['fold_in', 'add_users', 'parse_ratings', 'METHODS']
+
+METHODS = ('auto', 'closed_form', 'autograd')
+#: Added to every ridge system's diagonal, so reg=0 with fewer ratings than factors
+#: still has one (the minimum-norm-like) solution.
+_JITTER = 1e-8
+#: Padded ratings x width held at once by the batched solvers (float64 elements).
+_CHUNK_ELEMENTS = 1 << 23
+
+
+def _new_ids(rec, count, users):
+    """Raw ids for ``count`` new users: the given ones, checked, or fresh ones."""
+    user_map = rec.user_map
+    integer = user_map.raw_ids.dtype.kind in 'iu'
+    if users is None:
+        if integer:
+            start = int(user_map.raw_ids.max()) + 1 if len(user_map) else 0
+            return np.arange(start, start + count, dtype=np.int64)
+        taken = set(user_map.to_list())
+        fresh, n = [], 0
+        while len(fresh) < count:
+            name = f'new-{n}'
+            n += 1
+            if name not in taken:
+                fresh.append(name)
+        return np.asarray(fresh, dtype=object)
+    ids = list(users)
+    if len(ids) != count:
+        raise ValueError(f'users: {len(ids)} ids given for {count} new users')
+    if integer:
+        try:
+            ids = np.asarray([int(u) for u in ids], dtype=np.int64)
+        except (TypeError, ValueError):
+            raise ValueError(f'users: this model has integer user ids; got {users!r}') \
+                from None
+    else:
+        ids = np.asarray([str(u) for u in ids], dtype=object)
+    if len(set(ids.tolist())) != len(ids):
+        raise ValueError('users: the new user ids repeat')
+    known = user_map.contains(ids)
+    if known.any():
+        raise ValueError(f'user {ids[np.flatnonzero(known)[0]]!r} is already known to the '
+                         'model; fold in new users under new ids')
+    return ids
+
+
+def parse_ratings(rec, ratings):
+    """Normalise fold-in input to (user index, inner item, rating) arrays and a count.
+
+    ``ratings`` is one user's ``{raw item: rating}``, a list of such dicts (one per
+    user), a DataFrame with columns user, item, rating, or a tuple of three arrays
+    (user labels, raw items, ratings). Ratings are on the original scale.
+    """
+    labels = None
+    if isinstance(ratings, dict):
+        if not ratings:
+            raise ValueError('ratings: empty; fold-in needs at least one rating')
+        ratings = [ratings]
+    if isinstance(ratings, (list, tuple)) and ratings and all(isinstance(r, dict)
+                                                               for r in ratings):
+        index = np.concatenate([np.full(len(r), n, dtype=np.int64)
+                                for n, r in enumerate(ratings)])
+        items = [item for r in ratings for item in r]
+        values = [value for r in ratings for value in r.values()]
+        count = len(ratings)
+        empty = [n for n, r in enumerate(ratings) if not r]
+        if empty:
+            raise ValueError(f'ratings: user #{empty[0]} has no ratings; fold-in needs at '
+                             'least one rating per user')
+    elif hasattr(ratings, 'columns'):
+        missing = {'user', 'item', 'rating'} - set(ratings.columns)
+        if missing:
+            raise ValueError(f'ratings: DataFrame lacks columns {sorted(missing)}')
+        return parse_ratings(rec, (ratings['user'].to_numpy(), ratings['item'].to_numpy(),
+                                   ratings['rating'].to_numpy()))
+    elif isinstance(ratings, tuple) and len(ratings) == 3:
+        raw_users, items, values = (np.asarray(a) for a in ratings)
+        if not len(raw_users) == len(items) == len(values):
+            raise ValueError('ratings: user, item and rating arrays differ in length')
+        index, labels = _factorize(raw_users)
+        count = len(labels)
+    else:
+        raise ValueError('ratings: give {item: rating}, a list of such dicts, a DataFrame '
+                         'with columns user, item, rating, or (users, items, ratings) arrays')
+    if len(items) == 0:
+        raise ValueError('ratings: empty; fold-in needs at least one rating')
+    inner = np.atleast_1d(rec.item_map.to_inner(np.asarray(items, dtype=object), 'item'))
+    try:
+        values = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError('ratings: ratings must be numbers') from None
+    low, high = rec.scale
+    bad = ~np.isfinite(values) | (values < low) | (values > high)
+    if bad.any():
+        at = np.flatnonzero(bad)[0]
+        raise ValueError(f'rating {values[at]!r} of item {np.asarray(items)[at]!r} lies '
+                         f'outside the scale [{low:g}, {high:g}]')
+    untrained = rec.item_counts[inner] == 0
+    if untrained.any():
+        at = np.flatnonzero(untrained)[0]
+        raise ValueError(f'item {np.asarray(items, dtype=object)[at]!r} was never rated in '
+                         'training; its factors are untrained, so its rating says nothing')
+    pairs = index * len(rec.item_map) + inner
+    unique, counts = np.unique(pairs, return_counts=True)
+    if (counts > 1).any():
+        twice = rec.item_map.to_raw(unique[np.argmax(counts > 1)] % len(rec.item_map))
+        raise ValueError(f'ratings: item {twice!r} is rated twice by one user')
+    return index, inner, values, count, labels
+
+
+def _factorize(raw):
+    import pandas as pd
+    codes, labels = pd.factorize(raw)
+    return codes.astype(np.int64), list(labels)
+
+
+def _user_rows(net):
+    """The user-side embedding blocks of ``net`` (fitted per user)."""
+    return net.user_tables()
+
+
+def _padded(index, count, *columns):
+    """Arrays (count, m, ...) holding each user's ratings in rows, zero-padded, and a mask."""
+    order = np.argsort(index, kind='stable')
+    index = index[order]
+    sizes = np.bincount(index, minlength=count)
+    m = int(sizes.max())
+    slot = np.arange(len(index)) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+    mask = np.zeros((count, m), dtype=bool)
+    mask[index, slot] = True
+    out = []
+    for column in columns:
+        column = column[order]
+        full = np.zeros((count, m) + column.shape[1:], dtype=np.float64)
+        full[index, slot] = column
+        out.append(full)
+    return out, mask, sizes
+
+
+def _normal_equations(design, target, index, count, reg):
+    """Per-user A = X'X + reg * n * I and b = X't, batched: (count, d, d), (count, d)."""
+    width = design.shape[1]
+    sizes = np.bincount(index, minlength=count)
+    per = max(1, _CHUNK_ELEMENTS // max(1, int(sizes.max()) * width))
+    order = np.argsort(index, kind='stable')
+    gram = np.empty((count, width, width))
+    rhs = np.empty((count, width))
+    for start in range(0, count, per):
+        stop = min(count, start + per)
+        keep = order[(index[order] >= start) & (index[order] < stop)]
+        (x, t), _, n = _padded(index[keep] - start, stop - start, design[keep], target[keep])
+        gram[start:stop] = np.matmul(x.transpose(0, 2, 1), x)
+        rhs[start:stop] = np.einsum('umd,um->ud', x, t)
+    ridge = reg * sizes + _JITTER
+    gram[:, np.arange(width), np.arange(width)] += ridge[:, None]
+    return gram, rhs
+
+
+def _nonneg_quadratic(gram, rhs, free, max_iter=5000, tol=1e-9):
+    """argmin_w w'Aw/2 - b'w s.t. w >= 0 except where ``free``, for every user at once:
+    accelerated projected gradient (FISTA with adaptive restart), A positive definite."""
+    vector = np.ones_like(rhs)
+    for _ in range(30):  # power iteration: the largest eigenvalue of each A
+        vector = np.einsum('uij,uj->ui', gram, vector)
+        vector /= np.linalg.norm(vector, axis=1, keepdims=True)
+    step = 1.0 / (1.5 * np.einsum('ui,uij,uj->u', vector, gram, vector))[:, None]
+    lower = np.where(free, -np.inf, 0.0)
+    w = np.maximum(np.zeros_like(rhs), lower)
+    y, t = w.copy(), 1.0
+    for _ in range(max_iter):
+        grad = np.einsum('uij,uj->ui', gram, y) - rhs
+        new = np.maximum(y - step * grad, lower)
+        moved = new - w
+        if np.abs(moved).max() < tol:
+            w = new
+            break
+        t_next = (1 + np.sqrt(1 + 4 * t * t)) / 2
+        restart = np.einsum('ui,ui->u', grad, moved) > 0  # momentum works against us
+        y = new + ((t - 1) / t_next) * moved
+        y[restart] = new[restart]
+        w, t = new, t_next
+    return w
+
+
+def _closed_form(rec, index, inner, scaled, count, reg):
+    """User rows {block: (count, width)} of mf / biased_mf / nnmf, solved exactly."""
+    net = rec.net
+    q = net.item_factors().astype(np.float64)[inner]
+    biases = net.biases()
+    if biases is not None:
+        mu, _, bi = biases
+        target = scaled - mu - bi[inner]
+        design = np.hstack([q, np.ones((len(q), 1))])
+    else:
+        target, design = scaled, q
+    gram, rhs = _normal_equations(design, target, index, count, reg)
+    if isinstance(net, NonNegativeMF):
+        free = np.zeros(design.shape[1], dtype=bool)
+        free[q.shape[1]:] = True  # the user bias is not constrained
+        w = _nonneg_quadratic(gram, rhs, free)
+    else:
+        w = np.linalg.solve(gram, rhs[..., None])[..., 0]
+    rows = {net.user_embedding: w[:, :q.shape[1]]}
+    if isinstance(net, BiasedMF):
+        rows[net.user_bias] = w[:, q.shape[1]:] if biases is not None else \
+            np.zeros((count, 1))
+    return rows
+
+
+def _side_net(rec, count, rows=None):
+    """A copy of the network for ``count`` users: every parameter but the user rows
+    taken from the trained one; user rows from ``rows`` or the mean trained row."""
+    net = rec.net
+    config = dict(net.config, num_users=count, sparse_grad=False, row_sparse_weights=False)
+    side = get_model(model_name_of(net), **config)
+    ctx = rec._ctx()
+    side.initialize(ctx=ctx)
+    mine = {id(b.weight) for b in _user_rows(net)}
+    # Parameters pair up in creation order (the prefixes differ between instances).
+    for src, dst in zip(net.collect_params().values(), side.collect_params().values()):
+        if id(src) in mine:
+            continue
+        dst.set_data(_data(src, ctx))
+    for src, dst in zip(_user_rows(net), _user_rows(side)):
+        fill = rows[src] if rows is not None else \
+            np.broadcast_to(table(src).asnumpy().mean(axis=0), dst.weight.shape)
+        dst.weight.set_data(mx.nd.array(fill, ctx=ctx))
+    return side
+
+
+def _data(param, ctx):
+    if param._stype == 'row_sparse':
+        rows = mx.nd.arange(param.shape[0], ctx=ctx)
+        return param.row_sparse_data(rows).tostype('default')
+    return param.data(ctx)
+
+
+def _autograd(rec, index, inner, scaled, count, reg, steps=400, lr=0.05, tol=1e-7):
+    """User rows by full-batch Adam on the frozen network (any registered model)."""
+    side = _side_net(rec, count)
+    ctx = rec._ctx()
+    users = _user_rows(side)
+    user_params = {id(b.weight) for b in users}
+    for param in side.collect_params().values():
+        if id(param) not in user_params:
+            param.grad_req = 'null'
+    trainable = gluon.ParameterDict()
+    for block in users:
+        trainable._params[block.weight.name] = block.weight
+    schedule = mx.lr_scheduler.CosineScheduler(max_update=steps, base_lr=lr, final_lr=lr / 100)
+    trainer = gluon.Trainer(trainable, 'adam', {'learning_rate': lr, 'lr_scheduler': schedule})
+    u = mx.nd.array(index, ctx=ctx, dtype=np.int32)
+    i = mx.nd.array(inner, ctx=ctx, dtype=np.int32)
+    y = mx.nd.array(scaled, ctx=ctx)
+    previous = None
+    for _ in range(steps):
+        with autograd.record(train_mode=False):
+            loss = mx.nd.sum(mx.nd.square(side(u, i) - y))
+            if reg:
+                loss = loss + reg * mx.nd.sum(_user_penalty(side, u))
+        loss.backward()
+        trainer.step(1)
+        side.constrain()
+        value = float(loss.asscalar())
+        if previous is not None and abs(previous - value) <= tol * max(1.0, abs(value)):
+            break
+        previous = value
+    return {src: table(dst).asnumpy() for src, dst in zip(_user_rows(rec.net), users)}
+
+
+def _user_penalty(net, user):
+    return mx.nd.add_n(*[mx.nd.sum(mx.nd.square(block(user)), axis=-1)
+                         for block in _user_rows(net)])
+
+
+def _closed_form_applies(net):
+    return type(net) in (MatrixFactorization, BiasedMF, NonNegativeMF)
+
+
+def _extended(rec, rows, count):
+    """The trained network with ``count`` more users whose rows are ``rows``."""
+    net = rec.net
+    config = dict(net.config, num_users=net.num_users + count)
+    config['row_sparse_weights'] = False
+    big = get_model(model_name_of(net), **config)
+    ctx = rec._ctx()
+    big.initialize(ctx=ctx)
+    mine = {id(b.weight): b for b in _user_rows(net)}
+    for src, dst in zip(net.collect_params().values(), big.collect_params().values()):
+        data = _data(src, ctx)
+        if id(src) in mine:
+            new = mx.nd.array(rows[mine[id(src)]], ctx=ctx, dtype=data.dtype)
+            data = mx.nd.concat(data, new, dim=0)
+        dst.set_data(data)
+    return big
+
+
+def fold_in(rec, ratings, users=None, reg=None, method='auto'):
+    """A copy of ``rec`` that also knows new users, fitted from their ratings alone.
+
+    Parameters
+    ----------
+    rec : Recommender
+    ratings : dict, list of dict, DataFrame or (users, items, ratings)
+        ``{raw item id: rating}`` for one new user, a list of such dicts for several,
+        or long-form ratings (a DataFrame with columns user, item, rating, or three
+        arrays) whose user labels become the new users' ids. Ratings on the original
+        scale; items must be known and rated in training.
+    users : list, optional
+        Raw ids for the new users of dict input (default: the next free integers, or
+        'new-0', 'new-1', ... for string ids). They must not be known already.
+    reg : float, optional
+        The L2 weight; default the one the model was trained with (saved models and
+        ``TrainedModel.recommender()`` record it).
+    method : {'auto', 'closed_form', 'autograd'}
+        'auto': closed form for mf, biased_mf and nnmf, autograd otherwise.
+
+    Returns
+    -------
+    Recommender
+        Whose user map ends with the new users (``rec`` is left unchanged); their
+        ratings join its training ratings, so they are not recommended back.
+    """
+    from .recommender import Recommender
+    if method not in METHODS:
+        raise ValueError(f'method must be one of {METHODS}, got {method!r}')
+    reg = rec.training_reg() if reg is None else float(reg)
+    if not np.isfinite(reg) or reg < 0:
+        raise ValueError(f'reg must be a finite number >= 0, got {reg!r}')
+    index, inner, values, count, labels = parse_ratings(rec, ratings)
+    if labels is not None and users is None:
+        users = labels
+    new_ids = _new_ids(rec, count, users)
+    scaled = rec.scaler.transform(values)
+    closed = _closed_form_applies(rec.net)
+    if method == 'closed_form' and not closed:
+        raise ValueError(f'method: no closed form for {rec.model_name!r}; use '
+                         "'autograd' or 'auto'")
+    if method == 'closed_form' or (method == 'auto' and closed):
+        rows = _closed_form(rec, index, inner, scaled, count, reg)
+    else:
+        rows = _autograd(rec, index, inner, scaled, count, reg)
+    net = _extended(rec, rows, count)
+    old = rec.train
+    user_map = IdMap(np.concatenate([old.user_map.raw_ids.astype(new_ids.dtype), new_ids]))
+    train = Ratings(np.concatenate([old.user, old.num_users + index]),
+                    np.concatenate([old.item, inner]),
+                    np.concatenate([old.rating, values.astype(np.float32)]),
+                    user_map, old.item_map, old.scale, name=old.name,
+                    item_names=old.item_names)
+    test = None
+    if rec.test is not None:
+        test = Ratings(rec.test.user, rec.test.item, rec.test.rating, user_map,
+                       old.item_map, old.scale, name=rec.test.name,
+                       item_names=old.item_names)
+    config = dict(rec.config)
+    config['extra'] = dict(config.get('extra', {}), folded_in=int(
+        config.get('extra', {}).get('folded_in', 0)) + count, reg=reg)
+    out = Recommender(net, train, rec.scaler, test=test, history=rec.history, config=config)
+    out.item_names = dict(rec.item_names)
+    return out
+
+
+def add_users(folder, ratings, users=None, out=None, reg=None, method='auto'):
+    """Fold new users into the model saved in ``folder`` and save it again.
+
+    The folder (or ``out``) is rewritten as a whole through ``save_model``: a
+    temporary folder renamed into place, so a crash leaves the old model intact.
+
+    Returns
+    -------
+    (Recommender, numpy.ndarray)
+        The extended model and the new users' raw ids.
+    """
+    from .persist import load_model, save_model
+    rec = load_model(folder)
+    before = len(rec.user_map)
+    bigger = fold_in(rec, ratings, users=users, reg=reg, method=method)
+    save_model(out or folder, bigger.net, bigger.train, bigger.scaler,
+               history=bigger.history, test=bigger.test, item_names=bigger.item_names,
+               extra=bigger.config.get('extra'))
+    return bigger, bigger.user_map.raw_ids[before:]
