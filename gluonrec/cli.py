@@ -17,7 +17,7 @@ from .train.engine import CHOICES
 
 __all__ = ['ScriptError', 'run_main', 'add_training_args', 'add_model_dir_args',
            'training_kwargs', 'positive_int', 'share', 'train_and_save', 'checkpoint_dir',
-           'configure_logging', 'default_data_dir', 'print_json']
+           'configure_logging', 'default_data_dir', 'print_json', 'read_ratings_arg']
 
 
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
@@ -245,3 +245,62 @@ def default_data_dir(sub):
 
 def print_json(obj):
     print(json.dumps(obj, indent=2, ensure_ascii=False))
+
+
+def _rating_pairs(lines, where):
+    """(item text, rating) pairs from ``item:rating`` / ``item,rating`` / ``item rating``
+    entries; ``where(n)`` names entry n in an error."""
+    pairs = []
+    for n, entry in lines:
+        entry = entry.strip()
+        if not entry or entry.startswith('#'):
+            continue
+        for sep in (':', ',', '\t', ' '):
+            if sep in entry:
+                item, _, value = entry.partition(sep)
+                break
+        else:
+            raise ScriptError(f'{where(n)}: {entry!r} is not item:rating')
+        try:
+            rating = float(value.strip())
+        except ValueError:
+            raise ScriptError(f'{where(n)}: rating {value.strip()!r} of item {item.strip()!r} '
+                              'is not a number') from None
+        pairs.append((item.strip(), rating))
+    return pairs
+
+
+def read_ratings_arg(text, rec):
+    """``--ratings``: a list ``7:3.5,8:-2.1`` or a file of ``item,rating`` lines (``:``,
+    tab or space also separate; ``#`` starts a comment; a first line ``item,rating`` is
+    a header), as ``{raw item id: rating}`` in the model's own id type. Errors name the
+    entry, or the file and line."""
+    if os.path.isfile(text):
+        try:
+            with open(text, encoding='utf-8-sig') as handle:
+                lines = list(enumerate(handle, start=1))
+        except UnicodeDecodeError:
+            raise ScriptError(f'{text}: not a UTF-8 text file of item,rating lines') from None
+        if lines and lines[0][1].strip().lower().replace(' ', '') in ('item,rating',
+                                                                      'item:rating'):
+            lines = lines[1:]
+        pairs = _rating_pairs(lines, lambda n: f'{text}, line {n}')
+        if not pairs:
+            raise ScriptError(f'{text}: no ratings in it')
+    else:
+        if os.path.sep in text or text.endswith(('.csv', '.txt')):
+            raise ScriptError(f'--ratings: no such file {text!r}')
+        pairs = _rating_pairs(enumerate(text.split(','), start=1),
+                              lambda n: f'--ratings entry {n}')
+        if not pairs:
+            raise ScriptError('--ratings: no ratings given')
+    out = {}
+    for item, rating in pairs:
+        known = rec.item_map.canonical(item)
+        if known is None:
+            raise ScriptError(f'--ratings: unknown item {item!r} (the model knows '
+                              f'{len(rec.item_map)} items)')
+        if known in out:
+            raise ScriptError(f'--ratings: item {item!r} is rated twice')
+        out[known] = rating
+    return out

@@ -3,33 +3,65 @@
 
 USER_ID is the raw user id as in the rating files. Items the user rated in training
 are never recommended.
+
+A new user needs no retraining: --ratings 50:5,181:4,288:1 (or a file of item,rating
+lines) folds them into the model (its item side fixed, only the user's factors fitted)
+and recommends at once; --save-as ID keeps them in the model folder under that id.
 """
 import argparse
 import os
 import sys
 
 from gluonrec.cli import (ScriptError, add_model_dir_args, positive_int, print_json,
-                          run_main)
+                          read_ratings_arg, run_main)
 from gluonrec import load_model
+from gluonrec.foldin import add_users
 from gluonrec.recommend import recommend
 
 
 def build_parser():
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('user_id', help='raw user id, as in the ratings file')
+    parser.add_argument('user_id', nargs='?',
+                        help='raw user id, as in the ratings file (not with --ratings)')
     add_model_dir_args(parser, os.path.join('models', 'movielens'))
     parser.add_argument('-n', type=positive_int, default=10,
                         help='how many recommendations (default: %(default)s)')
     parser.add_argument('--fallback', choices=['popular', 'bias'],
                         help='for an unknown user, list popular or top-bias items '
                              'instead of failing')
+    parser.add_argument('--ratings', metavar='LIST_OR_FILE',
+                        help="a new user's ratings, item:rating,... or a file of item,rating "
+                             'lines: recommend for them without retraining')
+    parser.add_argument('--save-as', metavar='USER_ID',
+                        help='with --ratings: add the new user to the model folder under '
+                             'this id')
     return parser
+
+
+def _new_user(rec, args):
+    """Fold the --ratings user in (and save them with --save-as): (view, raw id)."""
+    if args.user_id is not None:
+        raise ScriptError('give a USER_ID or --ratings, not both')
+    if args.save_as is not None and rec.user_map.canonical(args.save_as) is not None:
+        raise ScriptError(f'--save-as: user {args.save_as!r} is already in the model')
+    ratings = read_ratings_arg(args.ratings, rec)
+    if args.save_as is not None:
+        view, ids = add_users(args.model_dir, ratings, users=[args.save_as])
+        return view, ids.tolist()[0]
+    view = rec.fold_in(ratings)
+    return view, view.user_map.to_raw(len(view.user_map) - 1)
 
 
 def body(argv):
     args = build_parser().parse_args(argv)
     rec = load_model(args.model_dir)
+    if args.ratings is not None:
+        rec, args.user_id = _new_user(rec, args)
+    elif args.user_id is None:
+        raise ScriptError('give a USER_ID, or a new user\'s --ratings')
+    elif args.save_as is not None:
+        raise ScriptError('--save-as goes with --ratings')
     user = rec.user_map.canonical(args.user_id)
     known = user is not None
     if not known:

@@ -189,6 +189,14 @@ def test_movielens_train_recommend_evaluate(tmp_path):
     fallback = run('recommend.py', 99999, '--model-dir', tmp_path / 'mv', '--fallback',
                    'popular', cwd=tmp_path)
     assert 'fallback' in fallback.stdout
+    new = json.loads(run('recommend.py', '--ratings', '1:5,2:1,3:4', '--model-dir',
+                         tmp_path / 'mv', '--json', cwd=tmp_path).stdout)
+    assert {t['item'] for t in new['top_rated']} == {1, 2, 3}
+    assert not {1, 2, 3} & {r['item'] for r in new['recommended']}
+    assert len(new['recommended']) == 10
+    both = run('recommend.py', 7, '--ratings', '1:5', '--model-dir', tmp_path / 'mv',
+               cwd=tmp_path, check=False)
+    assert both.returncode == 2 and 'not both' in both.stderr
     ev = run('evaluate.py', '--model-dir', tmp_path / 'mv', '--threshold', 4, cwd=tmp_path)
     assert 'precision@10' in ev.stdout
     ev = run('evaluate.py', '--model-dir', tmp_path / 'mv', '--threshold', 100, cwd=tmp_path,
@@ -292,3 +300,115 @@ def test_real_jester_default_run(shared_data, tmp_path):
     from gluonrec.data import load_jester_jokes
     text = load_jester_jokes(os.path.join(shared_data, 'jester', 'jester_items.dat'))[9]
     assert sim.splitlines()[1] == f'[9] {text.splitlines()[0]}'
+
+
+def _script(name):
+    """A script imported as a module (its ``main(argv)`` runs in this process)."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(name[:-3], os.path.join(SCRIPTS, name))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def rate(work, *args, stdin='', check=True):
+    proc = subprocess.run([sys.executable, os.path.join(SCRIPTS, 'rate_jokes.py'),
+                           '--model-dir', str(work / 'model'), *map(str, args)],
+                          input=stdin, capture_output=True, text=True, cwd=work, timeout=300)
+    if check and proc.returncode != 0:
+        raise AssertionError(f'rate_jokes.py exited {proc.returncode}:\n{proc.stdout}\n'
+                             f'{proc.stderr}')
+    return proc
+
+
+def _asked(stdout):
+    return [int(j) for j in re.findall(r'^Joke (\d+):$', stdout, flags=re.M)]
+
+
+def _listed(stdout):
+    return [int(j) for j in re.findall(r'^\d+\. joke (\d+) \(predicted', stdout, flags=re.M)]
+
+
+def test_rate_jokes_interactive_good_bad_skip_and_end_of_input(trained_jester):
+    work, _ = trained_jester
+    # 10 gauge jokes; answers: 5, a word (re-asked), 99 (re-asked), then 7, skip, -3, EOF
+    proc = rate(work, '-n', 4, stdin='5\nfunny\n99\n7\ns\n-3\n')
+    asked = _asked(proc.stdout)
+    assert len(asked) == 5  # the fifth prompt met the end of input
+    assert proc.stdout.count('Please type a number from -10 to 10') == 2
+    picks = _listed(proc.stdout)
+    assert len(picks) == 4 and not set(picks) & {asked[0], asked[1], asked[3]}
+    assert 'Joke number' in proc.stdout  # texts shown
+    # the gauge set: the 10 most rated jokes of the training data
+    from gluonrec import load_model
+    from gluonrec.foldin import gauge_items
+    assert asked == gauge_items(load_model(work / 'model'))[:5]
+
+
+def test_rate_jokes_refines_with_the_recommended_jokes(trained_jester):
+    work, _ = trained_jester
+    first = rate(work, '--items', '1,2', '-n', 3, stdin='9\n-9\nn\n')
+    picks = _listed(first.stdout)
+    refined = rate(work, '--items', '1,2', '-n', 3,
+                   stdin='9\n-9\ny\n' + '-10\n' * len(picks) + 'n\n')
+    assert _asked(refined.stdout) == [1, 2] + picks
+    second = _listed(refined.stdout)[len(picks):]
+    assert len(second) == 3 and not set(second) & (set(picks) | {1, 2})
+
+
+def test_rate_jokes_q_stops_and_no_ratings_is_an_error(trained_jester):
+    work, _ = trained_jester
+    proc = rate(work, stdin='q\n', check=False)
+    assert proc.returncode == 2 and 'no ratings given' in proc.stderr
+    proc = rate(work, '--items', '1,2,3', stdin='4\nq\n')
+    assert _asked(proc.stdout) == [1, 2] and len(_listed(proc.stdout)) == 5
+
+
+def test_rate_jokes_json_mode(trained_jester):
+    work, _ = trained_jester
+    out = json.loads(rate(work, '--ratings', '1:3.5,2:-2.1', '--json', '-n', 6).stdout)
+    assert [r['joke'] for r in out['ratings']] == [1, 2]
+    jokes = [r['joke'] for r in out['recommended']]
+    assert len(jokes) == 6 and not {1, 2} & set(jokes)
+    assert all(r['text'].startswith('Joke number') for r in out['recommended'])
+    predicted = [r['predicted'] for r in out['recommended']]
+    assert predicted == sorted(predicted, reverse=True) and out['saved_as'] is None
+
+
+@pytest.mark.parametrize('args, message', [
+    (['--ratings', '1:3.5,999:2'], "unknown item '999'"),
+    (['--ratings', '1:30'], 'outside the scale [-10, 10]'),
+    (['--ratings', '1:good'], "--ratings entry 1: rating 'good'"),
+    (['--ratings', '1:2,1:3'], 'rated twice'),
+    (['--items', '1,x'], "unknown joke 'x'"),
+    (['--ratings', 'missing.csv'], "no such file 'missing.csv'"),
+])
+def test_rate_jokes_bad_input(trained_jester, args, message, capsys):
+    work, _ = trained_jester
+    code = _script('rate_jokes.py').main(['--model-dir', str(work / 'model'), *args])
+    assert code == 2 and message in capsys.readouterr().err
+
+
+def test_rate_jokes_file_errors_name_the_line(trained_jester, tmp_path):
+    work, _ = trained_jester
+    ratings = tmp_path / 'mine.csv'
+    ratings.write_text('item,rating\n1,3.5\n# a comment\n2;4\n')
+    proc = rate(work, '--ratings', ratings, check=False)
+    assert proc.returncode == 2 and f'{ratings}, line 4' in proc.stderr
+    ratings.write_text('item,rating\n1,3.5\n\n2\t-4\n')
+    out = json.loads(rate(work, '--ratings', ratings, '--json').stdout)
+    assert out['ratings'] == [{'joke': 1, 'rating': 3.5}, {'joke': 2, 'rating': -4.0}]
+
+
+def test_save_as_makes_the_new_user_known(trained_jester, tmp_path):
+    import shutil
+    work, _ = trained_jester
+    shutil.copytree(work / 'model', tmp_path / 'model')
+    rate(tmp_path, '--ratings', '1:9,2:-9', '--save-as', 90001)
+    known = run('recommend.py', 90001, '--model-dir', tmp_path / 'model', '--json',
+                cwd=tmp_path)
+    out = json.loads(known.stdout)
+    assert {t['item'] for t in out['top_rated']} == {1, 2}
+    assert not {1, 2} & {r['item'] for r in out['recommended']}
+    again = rate(tmp_path, '--ratings', '1:9', '--save-as', 90001, check=False)
+    assert again.returncode == 2 and 'already in the model' in again.stderr
