@@ -47,6 +47,8 @@ class Recommender:
         self.user_counts = train.user_counts()
         self.global_mean = float(np.mean(train.rating)) if len(train) else 0.0
         self._rated = None
+        self._item_side = None
+        self._fold_in_reg = {}
 
     @classmethod
     def from_training(cls, net, train, scaler, test=None, history=None):
@@ -67,11 +69,20 @@ class Recommender:
                              'pass reg= explicitly')
         return float(reg)
 
-    def fold_in(self, ratings, users=None, reg=None, method='auto'):
+    def fold_in_reg(self, reveal=10):
+        """The fold-in L2 weight ``gluonrec.foldin.choose_reg`` picks for new users with
+        ``reveal`` ratings (cached per ``reveal``)."""
+        if reveal not in self._fold_in_reg:
+            from .foldin import choose_reg
+            self._fold_in_reg[reveal] = choose_reg(self, reveal=reveal)[0]
+        return self._fold_in_reg[reveal]
+
+    def fold_in(self, ratings, users=None, reg=None, method='auto', skip_unknown=False):
         """A copy that also knows new users, fitted from their ratings with the item side
         fixed (see ``gluonrec.foldin.fold_in``): ``rec.fold_in({7: 3.5, 8: -2.1})``."""
         from .foldin import fold_in
-        return fold_in(self, ratings, users=users, reg=reg, method=method)
+        return fold_in(self, ratings, users=users, reg=reg, method=method,
+                       skip_unknown=skip_unknown)
 
     def _ctx(self):
         return self.net._first_ctx()
@@ -147,6 +158,17 @@ class Recommender:
             return self.item_means()
         mu, _, bi = biases
         return self.to_original(mu + bi)
+
+    def item_side(self):
+        """(item factors float64 (num_items, k), global bias, item biases (num_items,))
+        of a factorisation model, biases None without them; read once and cached, as a
+        Recommender is a snapshot of a trained network (fold-in reads it per call)."""
+        if self._item_side is None:
+            factors = self.net.item_factors().astype(np.float64)
+            biases = self.net.biases()
+            mu, bi = (None, None) if biases is None else (biases[0], biases[2])
+            self._item_side = (factors, mu, bi)
+        return self._item_side
 
     def rated_matrix(self):
         """The training pairs as a boolean CSR matrix (num_users, num_items), cached."""

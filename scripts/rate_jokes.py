@@ -18,7 +18,7 @@ import sys
 from gluonrec.cli import (HelpFormatter, ScriptError, add_model_dir_args, positive_int,
                           print_json, read_ratings_arg, run_main)
 from gluonrec import load_model
-from gluonrec.foldin import add_users, gauge_items
+from gluonrec.foldin import add_users, gauge_items, preferred_reg
 from gluonrec.recommend import recommend
 
 PROMPT = 'Your rating (-10..10, s to skip, q to stop): '
@@ -88,7 +88,7 @@ def _rate(rec, jokes, ratings, stream, out):
 
 def _recommend(rec, ratings, n):
     """The top ``n`` jokes for a new user with these ratings (folded in, not saved)."""
-    view = rec.fold_in(ratings)
+    view = rec.fold_in(ratings, reg=preferred_reg(rec))
     return recommend(view, view.user_map.to_raw(len(view.user_map) - 1), n=n)
 
 
@@ -140,7 +140,8 @@ def body(argv):
             _show(rec, picks, out)
     saved = None
     if args.save_as is not None:
-        _, ids = add_users(args.model_dir, ratings, users=[args.save_as])
+        _, ids = add_users(args.model_dir, ratings, users=[args.save_as],
+                           reg=preferred_reg(rec))
         saved = ids.tolist()[0]
     if args.json:
         print_json({'ratings': [{'joke': j, 'rating': r} for j, r in ratings.items()],

@@ -15,7 +15,7 @@ import sys
 from gluonrec.cli import (ScriptError, add_model_dir_args, positive_int, print_json,
                           read_ratings_arg, run_main)
 from gluonrec import load_model
-from gluonrec.foldin import add_users
+from gluonrec.foldin import add_users, preferred_reg
 from gluonrec.recommend import recommend
 
 
@@ -47,9 +47,10 @@ def _new_user(rec, args):
         raise ScriptError(f'--save-as: user {args.save_as!r} is already in the model')
     ratings = read_ratings_arg(args.ratings, rec)
     if args.save_as is not None:
-        view, ids = add_users(args.model_dir, ratings, users=[args.save_as])
+        view, ids = add_users(args.model_dir, ratings, users=[args.save_as],
+                           reg=preferred_reg(rec))
         return view, ids.tolist()[0]
-    view = rec.fold_in(ratings)
+    view = rec.fold_in(ratings, reg=preferred_reg(rec))
     return view, view.user_map.to_raw(len(view.user_map) - 1)
 
 

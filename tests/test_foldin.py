@@ -39,11 +39,14 @@ def test_closed_form_equals_autograd(trained, model):
                                atol=5e-3)
 
 
-def test_ridge_solution_matches_least_squares(trained):
+@pytest.mark.parametrize('count', [None, 3])
+def test_ridge_solution_matches_least_squares(trained, count):
     """biased_mf: (p, b_u) solve the user's ridge problem, checked by lstsq on the
-    augmented system [X; sqrt(reg n) I] w = [t; 0]."""
+    augmented system [X; sqrt(reg n) I] w = [t; 0]; with all of a user's ratings
+    (more than the 5 unknowns: the normal equations) and with 3 (the dual form)."""
     rec = trained('biased_mf').recommender()
-    ratings = _user_ratings(rec, 3)
+    ratings = dict(list(_user_ratings(rec, 3).items())[:count])
+    assert (len(ratings) > 5) == (count is None)
     folded = fold_in(rec, ratings, reg=REG)
     items = rec.item_map.to_inner(list(ratings))
     mu, _, bi = rec.net.biases()
@@ -244,3 +247,28 @@ def test_add_users_to_another_folder_keeps_the_original(trained, tmp_path):
     add_users(folder, {1: 5.0}, out=tmp_path / 'more')
     assert len(load_model(folder).user_map) == before
     assert len(load_model(tmp_path / 'more').user_map) == before + 1
+
+
+def test_choose_reg_picks_the_best_of_its_grid(trained):
+    from gluonrec.foldin import choose_reg
+    rec = trained('biased_mf').recommender()
+    grid = [0.001, 0.1, 10.0]
+    best, scores = choose_reg(rec, reveal=4, grid=grid, users=40)
+    assert sorted(scores) == grid and best == min(scores, key=scores.get)
+    assert scores[10.0] != scores[0.001]  # the weight changes the predictions
+    # reg='auto' uses the weight chosen for the users' median number of ratings
+    rec.training_reg = lambda: 0.02  # noqa: E731  (the fixture trained with reg=0)
+    ratings = [dict(list(_user_ratings(rec, u).items())[:4]) for u in (1, 2, 3)]
+    auto = rec.fold_in(ratings, reg='auto')
+    fixed = rec.fold_in(ratings, reg=rec.fold_in_reg(4))
+    np.testing.assert_allclose(auto.user_factors()[-3:], fixed.user_factors()[-3:])
+    with pytest.raises(ValueError, match="'auto'"):
+        rec.fold_in(ratings, reg='best')
+
+
+def test_choose_reg_needs_held_out_ratings(trained):
+    from gluonrec.foldin import choose_reg
+    rec = trained('biased_mf').recommender()
+    bare = type(rec)(rec.net, rec.train, rec.scaler)
+    with pytest.raises(ValueError, match='held-out ratings'):
+        choose_reg(bare)

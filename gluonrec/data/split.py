@@ -3,7 +3,10 @@ import logging
 
 import numpy as np
 
-__all__ = ['random_split', 'user_holdout_split', 'kfold', 'cold_start_counts']
+from .ratings import Ratings
+
+__all__ = ['random_split', 'user_holdout_split', 'new_user_split', 'kfold',
+           'cold_start_counts']
 
 logger = logging.getLogger(__name__)
 
@@ -92,6 +95,40 @@ def user_holdout_split(ratings, k=1, min_ratings=None, seed=0):
     if not test_mask.any():
         raise ValueError(f'no user has {min_ratings} ratings to hold {k} out')
     return _report(ratings.subset(~test_mask), ratings.subset(test_mask))
+
+
+def _only_users(ratings, mask, name):
+    """The ratings at ``mask``, with a user map of just the users they contain."""
+    part = ratings.subset(mask)
+    users, codes = np.unique(part.user, return_inverse=True)
+    return Ratings(codes, part.item, part.rating, ratings.user_map.raw_ids[users],
+                   ratings.item_map, ratings.scale, timestamp=part.timestamp, name=name,
+                   item_names=ratings.item_names)
+
+
+def new_user_split(ratings, fraction=0.2, seed=0):
+    """Hold out a random ``fraction`` of the users with all their ratings.
+
+    For cold-start and fold-in studies: the model trains on the other users, and the
+    held-out users arrive as new ones. Each part has a user map of its own users only
+    (so the held-out ids are unknown to a model trained on the first); the item map is
+    shared.
+
+    Returns
+    -------
+    (Ratings, Ratings)
+        The ratings of the kept users and of the held-out ones.
+    """
+    _check_fraction('fraction', fraction)
+    present = np.flatnonzero(ratings.user_counts() > 0)
+    count = int(round(len(present) * fraction))
+    if count == 0 or count == len(present):
+        raise ValueError(f'fraction={fraction} of {len(present)} users leaves an empty part')
+    held = np.zeros(ratings.num_users, dtype=bool)
+    held[np.random.RandomState(seed).choice(present, count, replace=False)] = True
+    mask = held[ratings.user]
+    return (_only_users(ratings, ~mask, ratings.name),
+            _only_users(ratings, mask, ratings.name + ' (held-out users)'))
 
 
 def kfold(ratings, n_splits=5, seed=0):
