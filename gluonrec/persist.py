@@ -4,6 +4,8 @@ import json
 import os
 import shutil
 import tempfile
+import zipfile
+import zlib
 
 import numpy as np
 
@@ -29,10 +31,25 @@ def _raw_list(id_map):
 
 def _id_map(state, path):
     try:
+        if not isinstance(state, dict) or not isinstance(state.get('ids'), list):
+            raise ValueError('expected {"dtype": ..., "ids": [...]}')
         dtype = np.int64 if state['dtype'] == 'int' else object
-        return IdMap(np.asarray(state['ids'], dtype=dtype))
+        ids = np.asarray(state['ids'], dtype=dtype)
+        if ids.ndim != 1:
+            raise ValueError('ids must be a flat list')
+        return IdMap(ids)
     except (KeyError, TypeError, ValueError) as exc:
         raise ValueError(f'{path}: bad id map ({exc})') from None
+
+
+def _error_line(exc):
+    """The informative line of an exception whose text may be a C++ traceback."""
+    lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
+    for line in lines:
+        if 'Check failed' in line or line.startswith(('MXNetError', 'AssertionError')):
+            return line
+    useful = [line for line in lines if not line.startswith(('Traceback', 'File ', '['))]
+    return (useful or lines or [type(exc).__name__])[-1]
 
 
 def _is_model_folder(folder):
@@ -142,6 +159,14 @@ def _read_json(path):
         raise ValueError(f'{path}: not valid JSON ({exc})') from None
 
 
+def _item_names(path):
+    pairs = _read_json(path)
+    if not isinstance(pairs, list) or not all(isinstance(p, list) and len(p) == 2
+                                              for p in pairs):
+        raise ValueError(f'{path}: expected a list of [item id, name] pairs')
+    return {k: v for k, v in pairs}
+
+
 def _read_ratings(path, user_map, item_map, scale, name, item_names):
     """The ``Ratings`` saved in ``path`` (an .npz of inner user, item, rating)."""
     if not os.path.isfile(path):
@@ -149,9 +174,13 @@ def _read_ratings(path, user_map, item_map, scale, name, item_names):
     try:
         with np.load(path, allow_pickle=False) as data:
             arrays = [data[key] for key in ('user', 'item', 'rating')]
+    except (ValueError, KeyError, OSError, EOFError, zipfile.BadZipFile,
+            zlib.error) as exc:
+        raise ValueError(f'{path}: unreadable, corrupt or truncated ({exc})') from None
+    try:
         return Ratings(*arrays, user_map, item_map, scale, name=name, item_names=item_names)
-    except (ValueError, KeyError, OSError, EOFError) as exc:
-        raise ValueError(f'{path}: unreadable ({exc})') from None
+    except ValueError as exc:
+        raise ValueError(f'{path}: does not fit the model\'s id maps ({exc})') from None
 
 
 def load_model(folder, ctx=None):
@@ -166,16 +195,25 @@ def load_model(folder, ctx=None):
     if not os.path.isdir(folder):
         raise ValueError(f'{folder}: no such model folder')
     config = _read_json(os.path.join(folder, 'config.json'))
+    if not isinstance(config, dict):
+        raise ValueError(f'{os.path.join(folder, "config.json")}: expected a JSON object')
     if config.get('format_version') != FORMAT_VERSION:
         raise ValueError(f'{os.path.join(folder, "config.json")}: format_version '
                          f'{config.get("format_version")!r}, expected {FORMAT_VERSION}')
-    ids = _read_json(os.path.join(folder, 'ids.json'))
-    user_map = _id_map(ids.get('users', {}), os.path.join(folder, 'ids.json'))
-    item_map = _id_map(ids.get('items', {}), os.path.join(folder, 'ids.json'))
+    ids_path = os.path.join(folder, 'ids.json')
+    ids = _read_json(ids_path)
+    if not isinstance(ids, dict):
+        raise ValueError(f'{ids_path}: bad id map (expected an object with users and items)')
+    user_map = _id_map(ids.get('users', {}), ids_path)
+    item_map = _id_map(ids.get('items', {}), ids_path)
+    scaler_path = os.path.join(folder, 'scaler.json')
+    state = _read_json(scaler_path)
     try:
-        scaler = MinMaxScaler.from_dict(_read_json(os.path.join(folder, 'scaler.json')))
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ValueError(f'{os.path.join(folder, "scaler.json")}: bad scaler ({exc})') from None
+        scaler = MinMaxScaler.from_dict(state)
+    except KeyError as exc:
+        raise ValueError(f'{scaler_path}: bad scaler (missing {exc})') from None
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f'{scaler_path}: bad scaler ({exc})') from None
     try:
         net = get_model(config['model'], **config['kwargs'])
     except (KeyError, TypeError, ValueError) as exc:
@@ -192,11 +230,10 @@ def load_model(folder, ctx=None):
     try:
         net.load_parameters(params, ctx=ctx)
     except Exception as exc:  # MXNetError / AssertionError with multi-line texts
-        raise ValueError(f'{params}: cannot load ({str(exc).strip().splitlines()[0]})') \
-            from None
+        raise ValueError(f'{params}: cannot load; corrupt, truncated or from another model '
+                         f'({_error_line(exc)})') from None
     names_path = os.path.join(folder, 'items.json')
-    item_names = {k: v for k, v in _read_json(names_path)} if os.path.isfile(names_path) \
-        else {}
+    item_names = _item_names(names_path) if os.path.isfile(names_path) else {}
     ratings = {'user_map': user_map, 'item_map': item_map, 'scale': tuple(config['scale']),
                'name': config.get('dataset', 'ratings'), 'item_names': item_names}
     train = _read_ratings(os.path.join(folder, 'train.npz'), **ratings)
@@ -204,4 +241,6 @@ def load_model(folder, ctx=None):
     test = _read_ratings(test_path, **ratings) if os.path.isfile(test_path) else None
     history_path = os.path.join(folder, 'history.json')
     history = _read_json(history_path) if os.path.isfile(history_path) else []
+    if not isinstance(history, list) or not all(isinstance(h, dict) for h in history):
+        raise ValueError(f'{history_path}: expected a list of per-epoch records')
     return Recommender(net, train, scaler, test=test, history=history, config=config)

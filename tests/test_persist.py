@@ -85,6 +85,41 @@ def test_broken_folders_name_the_file(tmp_path, parts):
         load_model(tmp_path / 'nope')
 
 
+def _halve(path):
+    data = open(path, 'rb').read()
+    with open(path, 'wb') as out:
+        out.write(data[:len(data) // 2])
+
+
+def _write(text):
+    def change(path):
+        with open(path, 'w') as out:
+            out.write(text)
+    return change
+
+
+@pytest.mark.parametrize('name, change, message', [
+    ('train.npz', _halve, 'train.npz: unreadable, corrupt or truncated'),
+    ('test.npz', _halve, 'test.npz: unreadable, corrupt or truncated'),
+    ('model.params', _halve, r'model.params: cannot load; corrupt.*Invalid NDArray file'),
+    ('ids.json', _halve, 'ids.json: not valid JSON'),
+    ('ids.json', _write('[1, 2]'), 'ids.json: bad id map'),
+    ('ids.json', _write('{"users": {"dtype": "int", "ids": 5}, "items": {}}'),
+     'ids.json: bad id map'),
+    ('config.json', _write('[]'), 'config.json: expected a JSON object'),
+    ('scaler.json', _write('{"low": 1}'), "scaler.json: bad scaler \\(missing 'high'\\)"),
+    ('items.json', _write('[1]'), r'items.json: expected a list of \[item id, name\] pairs'),
+    ('history.json', _write('{"epoch": 1}'), 'history.json: expected a list'),
+    ('history.json', _write(''), 'history.json: not valid JSON'),
+])
+def test_corrupt_model_files_name_the_file(tmp_path, parts, name, change, message):
+    net, train, test, scaler, history = parts()
+    folder = save_model(tmp_path / 'm', net, train, scaler, history=history, test=test)
+    change(os.path.join(folder, name))
+    with pytest.raises(ValueError, match=message):
+        load_model(folder)
+
+
 def test_save_replaces_folder_atomically(tmp_path, parts):
     net, train, test, scaler, _ = parts()
     folder = tmp_path / 'm'
