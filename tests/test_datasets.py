@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from gluonrec.data import (Ratings, detect_movielens, load_jester, load_jester_jokes,
-                           load_movielens, load_triples)
+                           load_movielens, load_triples, random_split)
 
 
 def test_jester_dat_csv_and_gzip_agree(jester_files, tmp_path):
@@ -159,3 +159,109 @@ def test_real_movielens_100k(shared_data):
     assert (len(r), r.num_users, r.num_items) == (100000, 943, 1682)
     assert np.bincount(r.rating.astype(int))[1:].tolist() == [6110, 11370, 27145, 34174, 21201]
     assert r.item_names[1] == 'Toy Story (1995)'
+
+
+# Odd and corrupt files: every value is read exactly as written or refused with its
+# file and line.
+
+JESTER_LINES = '1\t\t5\t\t3.5\n1\t\t7\t\t-2.0\n2\t\t5\t\t9.0\n'
+
+
+def _gzip_corrupt_in_the_middle(path):
+    import gzip
+    data = gzip.compress(('1\t\t5\t\t3.5\n' * 20000).encode())
+    middle = len(data) // 2
+    path.write_bytes(data[:middle] + bytes(b ^ 0xff for b in data[middle:middle + 64])
+                     + data[middle + 64:])
+
+
+@pytest.mark.parametrize('make, error, message', [
+    (lambda p: p.mkdir(), IsADirectoryError, 'is a directory, not a file'),
+    (lambda p: p.write_bytes(bytes(range(256)) * 4), ValueError,
+     'line 1: a NUL byte; this is a binary file'),
+    (lambda p: p.write_bytes(b'1\t\t5\t\t3.5\n2\t\t5\t\t3.0\xe9\n'), ValueError,
+     r'line 2: byte 0xe9 is not utf-8 text'),
+    (lambda p: p.write_text('userId,jokeId,rating\n'), ValueError,
+     'holds a header line but no ratings'),
+    (_gzip_corrupt_in_the_middle, ValueError, 'corrupt gzip file'),
+    (lambda p: p.write_text('1\t\t5\t\tinf\n'), ValueError, 'line 1: rating inf is not a finite'),
+    (lambda p: p.write_text('1\t\t5\t\t1e400\n'), ValueError, 'line 1: rating 1e400'),
+    (lambda p: p.write_text('1\t\t5\t\t3\n\n1\t\t5\t\t4\n'), ValueError,
+     'line 1 and line 3 both rate user 1, item 5'),
+    (lambda p: p.write_text('1.0\t\t5\t\t3\n'), ValueError, "user id '1.0' is not an integer"),
+    (lambda p: p.write_text('NA\t\t5\t\t3\n'), ValueError, "user id 'NA' is not an integer"),
+    (lambda p: p.write_text('True\t\t5\t\t3\n'), ValueError, "user id 'True' is not an integer"),
+])
+def test_jester_odd_files_are_refused_by_name(tmp_path, make, error, message):
+    path = tmp_path / 'jester_ratings.dat'
+    make(path)
+    with pytest.raises(error, match=message) as caught:
+        load_jester(path)
+    assert str(path) in str(caught.value)
+
+
+@pytest.mark.parametrize('bom, encoding', [(b'\xef\xbb\xbf', 'utf-8'),
+                                           (b'', 'utf-16')])
+def test_byte_order_marks_are_read_not_kept(tmp_path, bom, encoding):
+    plain = tmp_path / 'plain.dat'
+    plain.write_text(JESTER_LINES)
+    marked = tmp_path / 'marked.dat'
+    marked.write_bytes(bom + JESTER_LINES.encode(encoding))  # utf-16 writes its own BOM
+    a, b = load_jester(plain), load_jester(marked)
+    assert a.user_map.raw_ids.tolist() == b.user_map.raw_ids.tolist() == [1, 2]
+    np.testing.assert_array_equal(a.rating, b.rating)
+    csv = tmp_path / 'ratings.csv'
+    csv.write_bytes(bom + 'user,item,rating\nu1,i1,3\n'.encode(encoding))
+    r = load_triples(csv)
+    assert r.user_map.raw_ids.tolist() == ['u1']
+
+
+def test_duplicate_policies_and_no_twin_across_a_split(tmp_path):
+    path = tmp_path / 'dup.dat'
+    path.write_text('1\t\t5\t\t3\n2\t\t5\t\t1\n1\t\t5\t\t4\n' +
+                    ''.join(f'{u}\t\t{i}\t\t2\n' for u in range(3, 30) for i in (5, 6)))
+    last = load_jester(path, duplicates='last')
+    mean = load_jester(path, duplicates='mean')
+    pick = lambda r: r.rating[(r.user == r.user_map.to_inner(1)) &  # noqa: E731
+                              (r.item == r.item_map.to_inner(5))].tolist()
+    assert pick(last) == [4.0] and pick(mean) == [3.5]
+    train, test = random_split(mean, 0.3, seed=0)
+    pairs = lambda r: set(zip(r.user.tolist(), r.item.tolist()))  # noqa: E731
+    assert not pairs(train) & pairs(test) and len(mean) == len(pairs(mean))
+    with pytest.raises(ValueError, match='duplicates must be one of'):
+        load_jester(path, duplicates='first')
+    frame = pd.DataFrame({'user': [1, 1, 2], 'item': [5, 5, 5], 'rating': [1.0, 2.0, 3.0]})
+    with pytest.raises(ValueError, match='row 0 and row 1 both rate user 1, item 5'):
+        load_triples(frame)
+    assert len(load_triples(frame, duplicates='mean')) == 2
+
+
+def test_triples_ids_are_read_as_written(tmp_path):
+    path = tmp_path / 't.csv'
+    path.write_text('user,item,rating\nNA,1.0,3\nTrue,07,4\nNA,1,5\n')
+    r = load_triples(path)
+    assert r.user_map.raw_ids.tolist() == ['NA', 'True']
+    assert r.item_map.raw_ids.tolist() == ['07', '1', '1.0']  # three different items
+    path.write_text('user,item,rating\n1,10,3\n2,11,4\n')
+    assert load_triples(path).user_map.raw_ids.dtype == np.int64
+    path.write_text('user,item,rating\n1,10,inf\n2,11,4\n')
+    with pytest.raises(ValueError, match='line 2: rating inf is not a finite number'):
+        load_triples(path)
+    for column, message in ((np.array([1.5, 2.0]), 'user id 1.5 is not an integer'),
+                            (np.array([True, False]), 'user ids are booleans')):
+        with pytest.raises(ValueError, match=message):
+            load_triples(pd.DataFrame({'user': column, 'item': [1, 2], 'rating': [1, 2]}))
+
+
+def test_movielens_folder_odd_files(tmp_path):
+    folder = tmp_path / 'ml'
+    folder.mkdir()
+    (folder / 'ratings.csv').write_text('userId,movieId,rating,timestamp\n')
+    with pytest.raises(ValueError, match='ratings.csv: holds a header line but no ratings'):
+        load_movielens(folder)
+    (folder / 'ratings.csv').write_bytes(b'\xef\xbb\xbfuserId,movieId,rating,timestamp\n'
+                                         b'1,2,3.5,100\n1,2,4.0,200\n')
+    with pytest.raises(ValueError, match='line 2 and line 3 both rate user 1, item 2'):
+        load_movielens(folder)
+    r = load_movielens(folder, duplicates='last')
+    assert r.rating.tolist() == [4.0] and r.timestamp.tolist() == [200]

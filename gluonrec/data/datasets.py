@@ -1,4 +1,5 @@
 """Loaders for Jester, MovieLens and generic rating triples, returning Ratings."""
+import codecs
 import csv
 import gzip
 import html
@@ -7,6 +8,7 @@ import logging
 import math
 import os
 import re
+import zlib
 
 import numpy as np
 import pandas as pd
@@ -22,16 +24,43 @@ JESTER_SCALE = (-10.0, 10.0)
 _UNIT_SEP = '\x1f'  # stands in for multi-character separators so pandas' C parser applies
 
 
-def _read_bytes(path):
-    path = os.fspath(path)
+def _check_file(path):
+    """Raise the right error for a path that is not a readable regular file."""
+    if os.path.isdir(path):
+        raise IsADirectoryError(f'{path}: is a directory, not a file')
     if not os.path.isfile(path):
         raise FileNotFoundError(f'{path}: no such file')
+
+
+def _decode(path, data, encoding='utf-8'):
+    """Bytes -> text, exactly: a byte-order mark is dropped (UTF-8, or UTF-16 which is
+    then decoded as such); a NUL byte or bytes that are not ``encoding`` are an error
+    naming the file and line, never replaced."""
+    if data.startswith(codecs.BOM_UTF8):
+        data, encoding = data[len(codecs.BOM_UTF8):], 'utf-8'
+    elif data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        encoding = 'utf-16'
+    elif b'\x00' in data:
+        line = data[:data.index(b'\x00')].count(b'\n') + 1
+        raise ValueError(f'{path}, line {line}: a NUL byte; this is a binary file, not '
+                         'delimited text')
+    try:
+        return data.decode(encoding)
+    except UnicodeDecodeError as exc:
+        line = data[:exc.start].count(b'\n') + 1
+        raise ValueError(f'{path}, line {line}: byte 0x{data[exc.start]:02x} is not '
+                         f'{encoding} text (a binary file, or another encoding?)') from None
+
+
+def _read_bytes(path):
+    path = os.fspath(path)
+    _check_file(path)
     with open(path, 'rb') as handle:
         data = handle.read()
     if data[:2] == b'\x1f\x8b':
         try:
             data = gzip.decompress(data)
-        except (OSError, EOFError) as exc:
+        except (OSError, EOFError, zlib.error) as exc:
             raise ValueError(f'{path}: corrupt gzip file ({exc})') from None
     if not data.strip():
         raise ValueError(f'{path}: file is empty')
@@ -70,6 +99,8 @@ def _check_line(fields, table, scale):
         return f'rating {text!r} is not a number'
     if math.isnan(rating):
         return 'rating is NaN'
+    if math.isinf(rating):
+        return f'rating {text} is not a finite number'
     if scale is not None and not scale[0] <= rating <= scale[1]:
         return f'rating {text} lies outside the scale [{scale[0]:g}, {scale[1]:g}]'
     if 'timestamp' in table.cols:
@@ -97,9 +128,12 @@ def _bad_lines(path, text, table, scale):
 
 def _fast_parse(text, table):
     sep = table.sep if len(table.sep) == 1 else _UNIT_SEP
+    # Ids are read as written: text unless integers are required ("NA", "1.0" and
+    # "True" stay those strings); only an empty field is missing.
+    ids = None if table.integer_ids else {table.cols['user']: str, table.cols['item']: str}
     frame = pd.read_csv(io.StringIO(text), sep=sep, header=0 if table.header else None,
                         engine='c', skip_blank_lines=True, on_bad_lines='error',
-                        keep_default_na=True)
+                        keep_default_na=False, na_values=[''], dtype=ids)
     if frame.shape[1] != table.ncols:
         raise ValueError('field count')
     columns = {key: frame.iloc[:, index] for key, index in table.cols.items()}
@@ -117,13 +151,18 @@ def _columns_ok(columns, table, scale):
     if 'timestamp' in columns and columns['timestamp'].dtype.kind not in 'iu':
         return False
     values = rating.to_numpy()
+    if not np.isfinite(values).all():
+        return False
     return scale is None or bool(((values >= scale[0]) & (values <= scale[1])).all())
 
 
-def _load_table(path, table, scale, name, on_bad_lines='error', item_names=None):
+def _load_table(path, table, scale, name, on_bad_lines='error', item_names=None,
+                duplicates='error'):
     if on_bad_lines not in ('error', 'skip'):
         raise ValueError(f"on_bad_lines must be 'error' or 'skip', got {on_bad_lines!r}")
-    text = _read_bytes(path).decode(table.encoding)
+    text = _decode(path, _read_bytes(path), table.encoding)
+    if sum(1 for line in text.splitlines() if line.strip()) <= int(table.header):
+        raise ValueError(f'{path}: holds a header line but no ratings')
     if len(table.sep) > 1:
         text = text.replace(table.sep, _UNIT_SEP)
     try:
@@ -143,42 +182,104 @@ def _load_table(path, table, scale, name, on_bad_lines='error', item_names=None)
         logger.warning('%s: skipped %d bad lines (first: line %d, %s)', path, len(bad),
                        bad[0][0], bad[0][1])
         skip = set(line - 1 for line, _ in bad)
+        skipped = skip
         kept = [line for number, line in enumerate(text.splitlines()) if number not in skip]
         if len(kept) <= int(table.header):
             raise ValueError(f'{path}: no valid lines')
         columns = _fast_parse('\n'.join(kept), table)
     if len(columns['rating']) == 0:
         raise ValueError(f'{path}: file holds no ratings')
+    skipped = skipped if not ok else ()
     if scale is None:
         values = columns['rating'].to_numpy()
         scale = (float(values.min()), float(values.max()))
         if scale[0] == scale[1]:
             scale = (scale[0] - 1.0, scale[1] + 1.0)
     stamp = columns['timestamp'].to_numpy() if 'timestamp' in columns else None
-    return Ratings.from_raw(columns['user'].to_numpy(), columns['item'].to_numpy(),
-                            columns['rating'].to_numpy(), scale, timestamp=stamp, name=name,
+    user, item = (_exact_ids(columns[key].to_numpy()) for key in ('user', 'item'))
+    user, item, rating, stamp = _duplicates(user, item, columns['rating'].to_numpy(), stamp,
+                                            duplicates, lambda rows: _line_numbers(
+                                                text, table, rows, skipped), path)
+    return Ratings.from_raw(user, item, rating, scale, timestamp=stamp, name=name,
                             item_names=item_names)
+
+
+_CANONICAL_INT = re.compile(r'^(0|-?[1-9][0-9]{0,17})$')
+DUPLICATES = ('error', 'last', 'mean')
+
+
+def _exact_ids(values):
+    """Integer ids as int64; text ids that are all canonical integers ("7", not "07",
+    "7.0" or "+7") as int64 too; any other text unchanged."""
+    if values.dtype.kind in 'iu':
+        return values.astype(np.int64)
+    text = values.astype(str)
+    if all(_CANONICAL_INT.match(v) for v in pd.unique(text)):
+        return text.astype(np.int64)
+    return text.astype(object)
+
+
+def _line_numbers(text, table, rows, skipped=()):
+    """'line N' for data rows ``rows``: blank lines and ``skipped`` (0-based) lines were
+    not parsed."""
+    lines = [n for n, line in enumerate(text.splitlines(), start=1)
+             if line.strip() and n - 1 not in skipped]
+    return [f'line {lines[row + int(table.header)]}' for row in rows]
+
+
+def _duplicates(user, item, rating, stamp, policy, where, source):
+    """Apply the duplicate (user, item) policy: 'error' names both lines (or rows),
+    'last' keeps the last rating, 'mean' averages them (and keeps the last timestamp).
+    Deduplicating at load time means no twin can land in train and its copy in test."""
+    if policy not in DUPLICATES:
+        raise ValueError(f'duplicates must be one of {DUPLICATES}, got {policy!r}')
+    frame = pd.DataFrame({'user': user, 'item': item})
+    twins = frame.duplicated(keep=False).to_numpy()
+    if not twins.any():
+        return user, item, rating, stamp
+    if policy == 'error':
+        first = int(np.flatnonzero(twins)[0])
+        same = np.flatnonzero(twins & (frame['user'].to_numpy() == user[first]) &
+                              (frame['item'].to_numpy() == item[first]))
+        a, b = where(same[:2])
+        raise ValueError(f'{source}: {a} and {b} both rate user {user[first]!r}, item '
+                         f'{item[first]!r} ({int(twins.sum())} duplicate ratings in all; '
+                         "duplicates='last' or 'mean' resolves them)")
+    pairs = len(frame[twins].drop_duplicates())
+    frame['rating'] = rating
+    if stamp is not None:
+        frame['timestamp'] = stamp
+    grouped = frame.groupby(['user', 'item'], sort=False)
+    merged = grouped.last() if policy == 'last' else grouped.agg(
+        {'rating': 'mean', **({'timestamp': 'last'} if stamp is not None else {})})
+    merged = merged.reset_index()
+    logger.warning('%s: %d duplicate ratings of %d (user, item) pairs resolved (%s)',
+                   source, int(twins.sum()), pairs, policy)
+    return (merged['user'].to_numpy(), merged['item'].to_numpy(),
+            merged['rating'].to_numpy(),
+            merged['timestamp'].to_numpy() if stamp is not None else None)
 
 
 def _head(path, size=65536):
     """The first ``size`` bytes of a plain or gzip file, decoded leniently; reads no more."""
     path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f'{path}: no such file')
+    _check_file(path)
     with open(path, 'rb') as handle:
         gzipped = handle.read(2) == b'\x1f\x8b'
     try:
         with (gzip.open if gzipped else open)(path, 'rb') as handle:
-            return handle.read(size).decode('utf-8', 'replace')
-    except (OSError, EOFError) as exc:
+            head = handle.read(size)
+    except (OSError, EOFError, zlib.error) as exc:
         raise ValueError(f'{path}: corrupt gzip file ({exc})') from None
+    utf16 = head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))
+    return head.decode('utf-16' if utf16 else 'utf-8', 'replace').lstrip('\ufeff')
 
 
 def _first_line(path):
     return _head(path).split('\n', 1)[0].rstrip('\r')
 
 
-def load_jester(path, jokes=None, on_bad_lines='error'):
+def load_jester(path, jokes=None, on_bad_lines='error', duplicates='error'):
     """Load Jester dataset-2 ratings.
 
     Parameters
@@ -190,6 +291,9 @@ def load_jester(path, jokes=None, on_bad_lines='error'):
         ``jester_items.dat``; its texts become ``item_names``.
     on_bad_lines : {'error', 'skip'}
         Raise on the first bad line (naming file and line), or skip and log the count.
+    duplicates : {'error', 'last', 'mean'}
+        A (user, joke) pair rated on two lines: raise naming both lines, keep the last
+        rating, or average them.
 
     Returns
     -------
@@ -204,7 +308,8 @@ def load_jester(path, jokes=None, on_bad_lines='error'):
     else:  # tolerate single tabs or spaces, as some mirrors rewrite the file
         table = _Table('\t' if '\t' in first else ' ', 3)
     names = load_jester_jokes(jokes) if jokes else None
-    return _load_table(path, table, JESTER_SCALE, 'jester', on_bad_lines, item_names=names)
+    return _load_table(path, table, JESTER_SCALE, 'jester', on_bad_lines, item_names=names,
+                       duplicates=duplicates)
 
 
 _TAG = re.compile(r'<[^>]*>')
@@ -229,7 +334,7 @@ def load_jester_jokes(path):
     dict
         Raw joke id (int) -> text.
     """
-    text = _read_bytes(path).decode('utf-8', errors='replace')
+    text = _decode(path, _read_bytes(path))
     jokes, current, lines = {}, None, []
     for number, line in enumerate(text.splitlines(), start=1):
         match = _JOKE_ID.match(line)
@@ -308,7 +413,7 @@ def detect_movielens(folder):
     raise ValueError(f'{folder}: not a MovieLens folder (no u.data, ratings.dat or ratings.csv)')
 
 
-def load_movielens(path, on_bad_lines='error', titles=True):
+def load_movielens(path, on_bad_lines='error', titles=True, duplicates='error'):
     """Load MovieLens ratings with their titles.
 
     Parameters
@@ -319,6 +424,8 @@ def load_movielens(path, on_bad_lines='error', titles=True):
     on_bad_lines : {'error', 'skip'}
     titles : bool
         Read movie titles into ``item_names`` when the items file is present.
+    duplicates : {'error', 'last', 'mean'}
+        As in ``load_jester``.
 
     Returns
     -------
@@ -343,11 +450,12 @@ def load_movielens(path, on_bad_lines='error', titles=True):
     if titles and os.path.isfile(items_path):
         names = reader(items_path)
     return _load_table(os.path.join(folder, ratings_file), table, scale, kind, on_bad_lines,
-                       item_names=names)
+                       item_names=names, duplicates=duplicates)
 
 
 def load_triples(source, sep=',', columns=('user', 'item', 'rating'), header=None,
-                 scale=None, name='ratings', on_bad_lines='error', integer_ids=False):
+                 scale=None, name='ratings', on_bad_lines='error', integer_ids=False,
+                 duplicates='error'):
     """Load any (user, item, rating) triples from a delimited file or a DataFrame.
 
     Parameters
@@ -365,7 +473,10 @@ def load_triples(source, sep=',', columns=('user', 'item', 'rating'), header=Non
     scale : (float, float), optional
         Declared rating scale; ratings outside it are errors. Default: the data's range.
     integer_ids : bool
-        Require integer raw ids.
+        Require integer raw ids. Otherwise ids are read as written: text, except that a
+        column of plain integers ("7", not "07" or "7.0") gives integer ids.
+    duplicates : {'error', 'last', 'mean'}
+        As in ``load_jester``.
 
     Returns
     -------
@@ -373,7 +484,7 @@ def load_triples(source, sep=',', columns=('user', 'item', 'rating'), header=Non
     """
     columns = list(columns)
     if isinstance(source, pd.DataFrame):
-        return _from_dataframe(source, columns, scale, name)
+        return _from_dataframe(source, columns, scale, name, duplicates)
     missing = {'user', 'item', 'rating'} - set(columns)
     if missing:
         raise ValueError(f'columns must name user, item and rating; missing {sorted(missing)}')
@@ -387,10 +498,10 @@ def load_triples(source, sep=',', columns=('user', 'item', 'rating'), header=Non
         except (ValueError, IndexError):
             header = True
     table = _Table(sep, len(columns), header=header, integer_ids=integer_ids, **index)
-    return _load_table(source, table, scale, name, on_bad_lines)
+    return _load_table(source, table, scale, name, on_bad_lines, duplicates=duplicates)
 
 
-def _from_dataframe(frame, columns, scale, name):
+def _from_dataframe(frame, columns, scale, name, duplicates='error'):
     if len(columns) not in (3, 4):
         raise ValueError('for a DataFrame, columns names its user, item, rating '
                          f'(and timestamp) columns; got {columns}')
@@ -417,5 +528,25 @@ def _from_dataframe(frame, columns, scale, name):
         raise ValueError(f'DataFrame row {frame.index[outside[0]]!r}: rating '
                          f'{rating[outside[0]]:g} lies outside the scale {tuple(scale)}')
     stamp = frame[names['timestamp']].to_numpy() if 'timestamp' in names else None
-    return Ratings.from_raw(frame[names['user']].to_numpy(), frame[names['item']].to_numpy(),
-                            rating, scale, timestamp=stamp, name=name)
+    user, item = (_frame_ids(frame[names[key]], key) for key in ('user', 'item'))
+    user, item, rating, stamp = _duplicates(
+        user, item, rating, stamp, duplicates,
+        lambda rows: [f'row {frame.index[r]!r}' for r in rows], 'DataFrame')
+    return Ratings.from_raw(user, item, rating, scale, timestamp=stamp, name=name)
+
+
+def _frame_ids(column, key):
+    """A DataFrame's id column as integers or strings, refusing what would change."""
+    values = column.to_numpy()
+    if values.dtype.kind == 'b':
+        raise ValueError(f'DataFrame column {column.name!r}: {key} ids are booleans')
+    if values.dtype.kind == 'f':
+        whole = np.isfinite(values) & (values == np.round(values))
+        if not whole.all():
+            bad = np.flatnonzero(~whole)[0]
+            raise ValueError(f'DataFrame row {column.index[bad]!r}: {key} id {values[bad]!r} '
+                             'is not an integer')
+        return values.astype(np.int64)
+    if values.dtype.kind in 'iu':
+        return values.astype(np.int64)
+    return np.asarray([v if isinstance(v, str) else str(v) for v in values], dtype=object)
