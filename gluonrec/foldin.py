@@ -198,19 +198,20 @@ def _normal_equations(design, target, index, count, reg):
     return gram, rhs
 
 
-def _nonneg_quadratic(gram, rhs, free, max_iter=5000, tol=1e-9):
+def _nonneg_quadratic(matvec, rhs, free, start=None, max_iter=5000, tol=1e-9):
     """argmin_w w'Aw/2 - b'w s.t. w >= 0 except where ``free``, for every user at once:
-    accelerated projected gradient (FISTA with adaptive restart), A positive definite."""
+    accelerated projected gradient (FISTA with adaptive restart); ``matvec(v)`` is
+    A v for a batch of vectors (count, d), A positive definite."""
     vector = np.ones_like(rhs)
     for _ in range(30):  # power iteration: the largest eigenvalue of each A
-        vector = np.einsum('uij,uj->ui', gram, vector)
+        vector = matvec(vector)
         vector /= np.linalg.norm(vector, axis=1, keepdims=True)
-    step = 1.0 / (1.5 * np.einsum('ui,uij,uj->u', vector, gram, vector))[:, None]
+    step = 1.0 / (1.5 * np.einsum('ui,ui->u', vector, matvec(vector)))[:, None]
     lower = np.where(free, -np.inf, 0.0)
-    w = np.maximum(np.zeros_like(rhs), lower)
+    w = np.maximum(np.zeros_like(rhs) if start is None else start, lower)
     y, t = w.copy(), 1.0
     for _ in range(max_iter):
-        grad = np.einsum('uij,uj->ui', gram, y) - rhs
+        grad = matvec(y) - rhs
         new = np.maximum(y - step * grad, lower)
         moved = new - w
         if np.abs(moved).max() < tol:
@@ -224,6 +225,26 @@ def _nonneg_quadratic(gram, rhs, free, max_iter=5000, tol=1e-9):
     return w
 
 
+def _nonneg_ridge(design, target, index, count, reg, free):
+    """Per user, the ridge problem of ``_ridge`` under w >= 0 (except where ``free``).
+    With fewer ratings (m) than unknowns (d), A v = X'(X v) + lambda v costs m*d per
+    user instead of the d*d of the normal equations."""
+    width = design.shape[1]
+    sizes = np.bincount(index, minlength=count)
+    if sizes.max() >= width:
+        gram, rhs = _normal_equations(design, target, index, count, reg)
+        return _nonneg_quadratic(lambda v: np.matmul(gram, v[..., None])[..., 0], rhs, free)
+    (x, t), _, n = _padded(index, count, design, target)
+    ridge = (reg * n + _JITTER)[:, None]
+    xt = x.transpose(0, 2, 1)
+    rhs = np.matmul(xt, t[..., None])[..., 0]
+    # Start from the unconstrained solution, clipped: usually close to the answer.
+    start = _ridge(design, target, index, count, reg)
+    return _nonneg_quadratic(
+        lambda v: np.matmul(xt, np.matmul(x, v[..., None]))[..., 0] + ridge * v, rhs, free,
+        start=start)
+
+
 def _closed_form(rec, index, inner, scaled, count, reg):
     """User rows {block: (count, width)} of mf / biased_mf / nnmf, solved exactly."""
     net = rec.net
@@ -235,10 +256,9 @@ def _closed_form(rec, index, inner, scaled, count, reg):
     else:
         target, design = scaled, q
     if isinstance(net, NonNegativeMF):
-        gram, rhs = _normal_equations(design, target, index, count, reg)
         free = np.zeros(design.shape[1], dtype=bool)
         free[q.shape[1]:] = True  # the user bias is not constrained
-        w = _nonneg_quadratic(gram, rhs, free)
+        w = _nonneg_ridge(design, target, index, count, reg, free)
     else:
         w = _ridge(design, target, index, count, reg)
     rows = {net.user_embedding: w[:, :q.shape[1]]}

@@ -41,3 +41,51 @@ def test_compare_quick_writes_table_section_and_plot(tmp_path):
     except ImportError:
         assert 'Not run:' in text and '_surprise_runner.py failed' in text
     assert (tmp_path / 'jester_ratings.dat.png').read_bytes()[:4] == b'\x89PNG'
+
+
+def _ml100k_folder(root):
+    """A tiny ml-100k folder (u.data, u.item) under ``root`` with planted structure."""
+    r = make_synthetic(120, 50, 3600, rank=2, scale=(1, 5), seed=5)
+    folder = root / 'ml-100k'
+    folder.mkdir()
+    (folder / 'u.data').write_text(''.join(
+        f'{u}\t{i}\t{int(round(x))}\t88125{n:04d}\n' for n, (u, i, x) in enumerate(
+            zip(r.user_map.to_raw(r.user), r.item_map.to_raw(r.item), r.rating))))
+    (folder / 'u.item').write_bytes(''.join(
+        f'{i}|Movie {i} (1995)|01-Jan-1995||http://x|0|1\n' for i in range(1, 51)
+    ).encode('latin-1'))
+    return root
+
+
+def _bench(script, *args):
+    proc = subprocess.run([sys.executable, os.path.join(REPO, 'scripts', 'benchmarks', script),
+                           *map(str, args)], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc.stdout
+
+
+@pytest.mark.slow
+def test_fold_in_benchmark_writes_its_tables(tmp_path):
+    root = _ml100k_folder(tmp_path)
+    results = tmp_path / 'RESULTS.md'
+    _bench('fold_in.py', '--data', 'ml-100k', '--root', root, '--models', 'biased_mf',
+           '--reveal', '3,6', '--latency-users', 5, '--results', results)
+    text = results.read_text()
+    assert '<!-- results:fold_in:ml-100k -->' in text
+    rows = [line.split('|') for line in text.splitlines()
+            if line.startswith('| biased_mf | k = ')]
+    assert len(rows) == 4  # accuracy and timing rows for k = 3 and 6
+    fold, chosen, retrain, mean = (float(rows[0][i]) for i in (5, 6, 7, 10))
+    assert max(fold, chosen, retrain) < mean  # every fitted variant beats the constant
+
+
+@pytest.mark.slow
+def test_tune_searches_with_scikit_learn_and_keeps_a_robust_setting(tmp_path):
+    root = _ml100k_folder(tmp_path)
+    results = tmp_path / 'RESULTS.md'
+    out = _bench('tune.py', '--family', 'movielens', '--data', 'ml-100k', '--root', root,
+                 '--engine', 'generic', '--grid', 'lr=0.000001,0.05', 'epochs=5',
+                 '--cv', 2, '--results', results)
+    assert '2 settings x 2 folds' in out
+    kept = next(line for line in results.read_text().splitlines() if '(kept)' in line)
+    assert '"lr": 0.05' in kept  # the planted best: lr=1e-6 learns nothing

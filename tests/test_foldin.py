@@ -60,9 +60,12 @@ def test_ridge_solution_matches_least_squares(trained, count):
     assert bu[-1] == pytest.approx(want[-1], abs=1e-5)
 
 
-def test_nnmf_fold_in_is_non_negative_least_squares(trained):
+@pytest.mark.parametrize('count', [None, 3])
+def test_nnmf_fold_in_is_non_negative_least_squares(trained, count):
+    """Against scipy's NNLS on the augmented system; with all of each user's ratings
+    (more than the 4 factors) and with 3 (the low-rank products)."""
     rec = trained('nnmf').recommender()
-    ratings = _some_users(rec, 4, start=10)
+    ratings = [dict(list(r.items())[:count]) for r in _some_users(rec, 4, start=10)]
     folded = fold_in(rec, ratings, reg=REG)
     rows = folded.user_factors()[-4:]
     assert (rows >= 0).all()
