@@ -115,3 +115,50 @@ def test_unknown_name_and_data_home_order(tmp_path, monkeypatch):
     monkeypatch.delenv('GLUONREC_DATA')
     assert data_home().endswith('data') or data_home().endswith('.gluonrec')
     assert DATASETS['ml-100k'][0].startswith('https://files.grouplens.org/')
+
+
+def _sha256(data):
+    import hashlib
+    return hashlib.sha256(data).hexdigest()
+
+
+def test_a_pinned_digest_is_checked_before_extracting(server, tmp_path):
+    good = _zip(GOOD)
+    folder = fetch('jester', data_home=tmp_path, url=server + '/good.zip', progress=False,
+                   sha256=_sha256(good))
+    assert os.path.isfile(os.path.join(folder, 'jester_ratings.dat'))
+    other = tmp_path / 'other'
+    wrong = '0' * 64
+    with pytest.raises(ValueError, match=f'SHA256 {_sha256(good)} does not match the '
+                                         f'expected {wrong} of jester'):
+        fetch('jester', data_home=other, url=server + '/good.zip', progress=False,
+              sha256=wrong)
+    assert not os.listdir(other / 'downloads') and not (other / 'jester').exists()
+
+
+def test_known_archives_carry_the_published_digest(server, tmp_path):
+    """ml-100k is checked against GroupLens' MD5: another archive served under its
+    name is refused, and nothing is left behind."""
+    from gluonrec.data.download import DIGESTS
+    assert DIGESTS['ml-100k'][0] == 'md5' and len(DIGESTS['ml-100k'][1]) == 32
+    ml = _zip({'ml-100k/u.data': '1\t2\t3\t4\n', 'ml-100k/u.item': '2|A (1995)|x\n'})
+    _Handler.routes['/ml-100k.zip'] = (ml, len(ml))
+    with pytest.raises(ValueError, match='MD5 .* does not match the expected '
+                                         '0e33842e24a9c977be4e0107933c0723'):
+        fetch('ml-100k', data_home=tmp_path, url=server + '/ml-100k.zip', progress=False)
+    assert not os.listdir(tmp_path / 'downloads')
+
+
+def test_only_https_or_loopback_http(tmp_path):
+    with pytest.raises(ValueError, match='only https addresses'):
+        fetch('jester', data_home=tmp_path, url='http://example.org/jester.zip')
+    with pytest.raises(ValueError, match='only https addresses'):
+        fetch('jester', data_home=tmp_path, url='ftp://127.0.0.1/jester.zip')
+
+
+def test_repeated_member_names_are_refused(server, tmp_path):
+    twice = _zip({**GOOD, 'copy/jester_ratings.dat': '9\t\t9\t\t9\n'})
+    _Handler.routes['/twice.zip'] = (twice, len(twice))
+    with pytest.raises(ValueError, match="two members are named 'jester_ratings.dat'"):
+        fetch('jester', data_home=tmp_path, url=server + '/twice.zip', progress=False)
+    assert not os.path.exists(tmp_path / 'jester' / 'jester_ratings.dat')
