@@ -1,6 +1,8 @@
 import json
 import os
 import re
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -311,3 +313,28 @@ def test_fit_reports_epochs_through_logging_or_verbose(setup, verbose, lines):
     printed = [line for line in proc.stdout.splitlines() if line.startswith('Epoch ')]
     assert len(printed) == lines
     assert proc.stderr.count('Epoch 2 / 2') == (1 if setup else 0)
+
+
+def test_dropping_native_lines_keeps_every_other_line(capfd):
+    from gluonrec.train.engine import dropping_native_lines
+    with dropping_native_lines('lazy_update = True detected'):
+        os.write(2, b'[12:00:00] utils.h:472: Optimizer with lazy_update = True detected.\n')
+        os.write(2, b'something else MXNet said\n')
+    err = capfd.readouterr().err
+    assert 'something else MXNet said' in err and 'lazy_update' not in err
+
+
+def test_adam_with_sparse_gradients_prints_no_native_note(tmp_path):
+    """MXNet logs a note from C++ the first time adam updates row_sparse gradients
+    lazily; gluonrec chooses that on purpose, so a run prints nothing of it."""
+    script = tmp_path / 'run.py'
+    script.write_text(
+        'import gluonrec as gr\n'
+        'r = gr.make_synthetic(100, 20, 2000, rank=2, seed=0)\n'
+        "gr.train_model(r, model='mf', optimizer='adam', epochs=2, sparse_grad=True,\n"
+        "               engine='generic', batch_size=256, lr=0.01)\n"
+        "print('trained')\n")
+    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0 and 'trained' in proc.stdout, proc.stderr
+    assert 'lazy_update' not in proc.stderr

@@ -18,8 +18,11 @@ device and kvstore) and 'fused' (``fused.py``: a C++ operator for mf, biased_mf 
 with SGD or Adagrad on one CPU). 'auto' takes the fused engine where it can train and
 the generic one otherwise, logging why. ``engine=None`` reads ``$GLUONREC_ENGINE``.
 """
+import contextlib
 import logging
 import os
+import sys
+import tempfile
 
 from .._compat import mx
 from mxnet import autograd, gluon
@@ -33,6 +36,37 @@ __all__ = ['GenericEngine', 'FusedEngine', 'ENGINES', 'CHOICES', 'make_engine',
            'engine_choice', 'choose_engine']
 
 logger = logging.getLogger(__name__)
+
+#: What MXNet's C++ side prints (once per process, to stderr, at INFO) the first time an
+#: optimizer updates a row_sparse gradient lazily. gluonrec chooses lazy updates on
+#: purpose (``sparse_grad``: only the rows a batch touches are updated, as Surprise and
+#: LIBMF do), so the note is dropped; the README says what a lazy update is.
+LAZY_UPDATE_NOTE = 'Optimizer with lazy_update = True detected'
+
+
+@contextlib.contextmanager
+def dropping_native_lines(marker):
+    """Route this process's stderr (file descriptor 2, where MXNet's C++ logging
+    writes) through a temporary file for the duration, then write back every line
+    that does not contain ``marker``. Work queued in MXNet's engine is waited for
+    first, so its lines land in the window."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as held:
+        os.dup2(held.fileno(), 2)
+        try:
+            yield
+            mx.nd.waitall()
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            held.seek(0)
+            kept = [line for line in held.read().decode('utf-8', 'replace')
+                    .splitlines(keepends=True) if marker not in line]
+            if kept:
+                sys.stderr.write(''.join(kept))
+                sys.stderr.flush()
 
 
 class GenericEngine:
@@ -62,6 +96,8 @@ class GenericEngine:
         self.objective = Objective(net, reg, loss)
         if hybridize:
             self.objective.hybridize(static_alloc=True)
+        # The first local update of row_sparse gradients is where MXNet logs its note.
+        self._first_sparse_step = net.sparse_grad and not self.distributed
 
     def step(self, batch):
         size = batch.data[0].shape[0]
@@ -75,7 +111,12 @@ class GenericEngine:
             batch_sum = err.sum()
         else:
             batch_sum = self._multi_device(batch)
-        self.trainer.step(self.step_divisor or size)
+        if self._first_sparse_step:
+            self._first_sparse_step = False
+            with dropping_native_lines(LAZY_UPDATE_NOTE):
+                self.trainer.step(self.step_divisor or size)
+        else:
+            self.trainer.step(self.step_divisor or size)
         self.net.constrain()
         return batch_sum, size
 
