@@ -7,7 +7,7 @@ from .data import (MinMaxScaler, RatingIter, Ratings, fetch, load_dataset, load_
 from .models import get_model, model_names
 from .train import evaluate, fit, plot_history
 from .recommender import Recommender
-from .persist import load_model, save_model
+from .persist import add_users, load_model, save_model
 from .recipe import TrainedModel, train_model
 from .similarity import similar_items, similar_users
 from .recommend import recommend, recommend_all
@@ -15,5 +15,5 @@ from .recommend import recommend, recommend_all
 __all__ = ['__version__', 'MinMaxScaler', 'RatingIter', 'Ratings', 'fetch', 'load_dataset',
            'load_jester', 'load_jester_jokes', 'load_movielens', 'load_triples',
            'make_synthetic', 'random_split', 'get_model', 'model_names', 'evaluate', 'fit',
-           'plot_history', 'Recommender', 'load_model', 'save_model', 'TrainedModel',
-           'train_model', 'similar_items', 'similar_users', 'recommend', 'recommend_all']
+           'plot_history', 'Recommender', 'load_model', 'save_model', 'add_users',
+           'TrainedModel', 'train_model', 'similar_items', 'similar_users', 'recommend', 'recommend_all']

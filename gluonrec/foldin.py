@@ -14,7 +14,7 @@ their rows once per rating, exactly the user's share of what training minimised.
 
 ``fold_in`` returns a ``Recommender`` in which the new users are ordinary users, so
 ``predict``, ``recommend``, ``similar_users`` and the scripts take them by their raw
-ids; ``add_users`` writes them into a saved model folder.
+ids; ``gluonrec.persist.add_users`` writes them into a saved model folder.
 """
 import numpy as np
 import scipy.linalg
@@ -29,7 +29,7 @@ from .models.biased import BiasedMF
 from .models.mf import MatrixFactorization
 from .models.nnmf import NonNegativeMF
 
-__all__ = ['fold_in', 'solve_users', 'add_users', 'choose_reg', 'preferred_reg', 'parse_ratings', 'gauge_items', 'METHODS']
+__all__ = ['fold_in', 'solve_users', 'choose_reg', 'preferred_reg', 'parse_ratings', 'gauge_items', 'METHODS']
 
 METHODS = ('auto', 'closed_form', 'autograd')
 #: Added to every ridge system's diagonal, so reg=0 with fewer ratings than factors
@@ -555,27 +555,6 @@ def fold_in(rec, ratings, users=None, reg=None, method='auto', skip_unknown=Fals
     out = Recommender(net, train, rec.scaler, test=test, history=rec.history, config=config)
     out.item_names = dict(rec.item_names)
     return out
-
-
-def add_users(folder, ratings, users=None, out=None, reg=None, method='auto'):
-    """Fold new users into the model saved in ``folder`` and save it again.
-
-    The folder (or ``out``) is rewritten as a whole through ``save_model``: a
-    temporary folder renamed into place, so a crash leaves the old model intact.
-
-    Returns
-    -------
-    (Recommender, numpy.ndarray)
-        The extended model and the new users' raw ids.
-    """
-    from .persist import load_model, save_model
-    rec = load_model(folder)
-    before = len(rec.user_map)
-    bigger = fold_in(rec, ratings, users=users, reg=reg, method=method)
-    save_model(out or folder, bigger.net, bigger.train, bigger.scaler,
-               history=bigger.history, test=bigger.test, item_names=bigger.item_names,
-               extra=bigger.config.get('extra'))
-    return bigger, bigger.user_map.raw_ids[before:]
 
 
 def gauge_items(rec, size=10):

@@ -15,10 +15,11 @@ from ._io import make_public, write_json
 from .data.ratings import IdMap, Ratings
 from .data.scaling import MinMaxScaler
 from .distributed import dense_copy
+from .foldin import fold_in
 from .models import get_model, model_name_of
 from .recommender import Recommender
 
-__all__ = ['save_model', 'load_model', 'check_replaceable', 'FORMAT_VERSION']
+__all__ = ['save_model', 'load_model', 'add_users', 'check_replaceable', 'FORMAT_VERSION']
 
 FORMAT_VERSION = 1
 _FILES = ('config.json', 'model.params', 'ids.json', 'scaler.json', 'train.npz')
@@ -244,3 +245,23 @@ def load_model(folder, ctx=None):
     if not isinstance(history, list) or not all(isinstance(h, dict) for h in history):
         raise ValueError(f'{history_path}: expected a list of per-epoch records')
     return Recommender(net, train, scaler, test=test, history=history, config=config)
+
+
+def add_users(folder, ratings, users=None, out=None, reg=None, method='auto'):
+    """Fold new users into the model saved in ``folder`` and save it again.
+
+    The folder (or ``out``) is rewritten as a whole through ``save_model``: a
+    temporary folder renamed into place, so a crash leaves the old model intact.
+
+    Returns
+    -------
+    (Recommender, numpy.ndarray)
+        The extended model and the new users' raw ids.
+    """
+    rec = load_model(folder)
+    before = len(rec.user_map)
+    bigger = fold_in(rec, ratings, users=users, reg=reg, method=method)
+    save_model(out or folder, bigger.net, bigger.train, bigger.scaler,
+               history=bigger.history, test=bigger.test, item_names=bigger.item_names,
+               extra=bigger.config.get('extra'))
+    return bigger, bigger.user_map.raw_ids[before:]

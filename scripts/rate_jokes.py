@@ -18,7 +18,8 @@ import sys
 from gluonrec.cli import (HelpFormatter, ScriptError, add_model_dir_args, positive_int,
                           print_json, read_ratings_arg, run_main)
 from gluonrec import load_model
-from gluonrec.foldin import add_users, gauge_items, preferred_reg
+from gluonrec.foldin import gauge_items, preferred_reg
+from gluonrec.persist import add_users
 from gluonrec.recommend import recommend
 
 PROMPT = 'Your rating (-10..10, s to skip, q to stop): '

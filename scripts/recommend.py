@@ -15,7 +15,8 @@ import sys
 from gluonrec.cli import (ScriptError, add_model_dir_args, positive_int, print_json,
                           read_ratings_arg, run_main)
 from gluonrec import load_model
-from gluonrec.foldin import add_users, preferred_reg
+from gluonrec.foldin import preferred_reg
+from gluonrec.persist import add_users
 from gluonrec.recommend import recommend
 
 

@@ -7,7 +7,8 @@ import pytest
 import scipy.optimize
 
 from gluonrec import load_model
-from gluonrec.foldin import add_users, fold_in
+from gluonrec.foldin import fold_in
+from gluonrec.persist import add_users
 from gluonrec.recommend import recommend
 from gluonrec.similarity import similar_users
 

@@ -11,12 +11,12 @@ LAYERS = [
     {'_version', '_compat', '_io', 'metrics', 'ranking', 'context', 'presets'},
     {'data'},
     {'models'},
-    {'recommender', 'recommend', 'similarity'},
+    {'recommender', 'recommend', 'similarity', 'foldin'},
     {'evaluation', 'distributed'},
     {'train'},
     {'persist'},
     {'recipe'},
-    {'cli', 'launch'},
+    {'cli', 'launch', 'sklearn'},
     {'__init__'},
 ]
 LEVEL = {name: i for i, layer in enumerate(LAYERS) for name in layer}
