@@ -84,13 +84,14 @@ def preset(family, model=None, engine='generic'):
     return settings
 
 
-def resolve(family, model=None, engine='generic', **given):
+def resolve(family, model=None, engine='generic', early_stopping=True, **given):
     """The settings to train with: every value in ``given`` that is not None, the
     ``family`` preset of ``model`` for the rest.
 
     ``epochs`` left unset is the preset's count (about the best epoch when training
     for a fixed number of epochs), doubled as a cap when early stopping is on
-    (``patience`` > 0), since early stopping then ends the run.
+    (``patience`` > 0 and ``early_stopping``, i.e. there is validation data to stop
+    on), since early stopping then ends the run.
 
     Returns
     -------
@@ -102,6 +103,6 @@ def resolve(family, model=None, engine='generic', **given):
         raise ValueError(f'not a preset setting: {unknown[0]!r}; known: {TRAINING_KEYS}')
     settings = preset(family, model, engine)
     settings.update({k: v for k, v in given.items() if v is not None})
-    if given.get('epochs') is None and settings['patience']:
+    if given.get('epochs') is None and settings['patience'] and early_stopping:
         settings['epochs'] *= 2
     return settings

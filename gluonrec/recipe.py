@@ -146,9 +146,11 @@ def train_model(ratings, val=None, *, model=None, family=None, val_fraction=0.2,
     engine = choose_engine(engine, model_class(model or DEFAULT_MODEL[family]),
                            resolve_ctx(ctx), optimizer, {'wd': wd} if wd else None, loss, kv,
                            bool(row_sparse_weights), default='auto')
-    settings = resolve(family, model, engine, num_factors=num_factors, epochs=epochs,
-                       batch_size=batch_size, optimizer=optimizer, lr=lr, wd=wd, reg=reg,
-                       patience=patience, sparse_grad=sparse_grad)
+    stops_early = val is not None or bool(val_fraction)
+    settings = resolve(family, model, engine, early_stopping=stops_early,
+                       num_factors=num_factors, epochs=epochs, batch_size=batch_size,
+                       optimizer=optimizer, lr=lr, wd=wd, reg=reg, patience=patience,
+                       sparse_grad=sparse_grad)
     settings.update(val_fraction=None if val is not None else val_fraction, seed=seed,
                     engine=engine)
     train, val = _split(ratings, val, val_fraction, seed)

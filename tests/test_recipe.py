@@ -145,3 +145,19 @@ def test_real_data_sets_by_name(shared_data):
     assert len(jester.item_names) == 150
     ml = load_dataset('ml-100k', root=shared_data)
     assert (len(ml), ml.num_users, ml.num_items) == (100000, 943, 1682)
+
+
+def test_preset_epochs_are_doubled_only_where_early_stopping_can_end_the_run():
+    """The preset's epochs are about the best epoch of a fixed-length run; with a
+    validation split they are doubled as a cap for early stopping, without one (nothing
+    to stop on) they are trained as they are."""
+    from gluonrec.data import make_synthetic
+    from gluonrec.presets import preset
+    r = make_synthetic(60, 20, 800, rank=2, scale=(1, 5), seed=0)
+    tuned = preset('movielens', 'mf', engine='generic')['epochs']
+    common = dict(model='mf', family='movielens', engine='generic', num_factors=2,
+                  batch_size=256)
+    with_val = train_model(r, val_fraction=0.2, **common)
+    without = train_model(r, val_fraction=0.0, **common)
+    assert with_val.settings['epochs'] == 2 * tuned
+    assert without.settings['epochs'] == tuned and len(without.history) == tuned
