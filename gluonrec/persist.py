@@ -238,6 +238,7 @@ def load_model(folder, ctx=None):
     ratings = {'user_map': user_map, 'item_map': item_map, 'scale': tuple(config['scale']),
                'name': config.get('dataset', 'ratings'), 'item_names': item_names}
     train = _read_ratings(os.path.join(folder, 'train.npz'), **ratings)
+    net.attach_ratings(train, scaler)
     test_path = os.path.join(folder, 'test.npz')
     test = _read_ratings(test_path, **ratings) if os.path.isfile(test_path) else None
     history_path = os.path.join(folder, 'history.json')

@@ -25,6 +25,10 @@ PRESETS = {
                      epochs=20, patience=3),
         'mlp': dict(_COMMON, optimizer='adam', lr=0.003, reg=0.0, batch_size=1024,
                     epochs=12, patience=3),
+        'svdpp': dict(_COMMON, optimizer='adagrad', lr=0.1, reg=0.03, batch_size=1024,
+                      epochs=11, patience=3),
+        'autorec': dict(_COMMON, num_factors=500, optimizer='adam', lr=0.001, reg=0.01,
+                        batch_size=1024, epochs=20, patience=3),
     },
     'movielens': {
         'biased_mf': dict(_COMMON, num_factors=128, optimizer='adagrad', lr=0.1, reg=0.05,
@@ -35,6 +39,10 @@ PRESETS = {
                      epochs=18, patience=3),
         'mlp': dict(_COMMON, optimizer='adam', lr=0.01, reg=0.001, batch_size=1024,
                     epochs=6, patience=3),
+        'svdpp': dict(_COMMON, num_factors=128, optimizer='adagrad', lr=0.1, reg=0.05,
+                      batch_size=1024, epochs=7, patience=3),
+        'autorec': dict(_COMMON, num_factors=500, optimizer='adam', lr=0.001, reg=0.01,
+                        batch_size=1024, epochs=20, patience=3),
     },
 }
 

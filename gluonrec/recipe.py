@@ -163,6 +163,7 @@ def train_model(ratings, val=None, *, model=None, family=None, val_fraction=0.2,
                     num_factors=settings['num_factors'], sparse_grad=sparse,
                     row_sparse_weights=bool(row_sparse_weights), **(model_kwargs or {}))
     scaler = scaler or MinMaxScaler.from_scale(train.scale, net.feature_range)
+    net.attach_ratings(train, scaler)
     train_iter = RatingIter.from_ratings(train, scaler,
                                          batch_size=max(1, settings['batch_size'] // workers),
                                          seed=seed, num_parts=workers, part_index=rank)

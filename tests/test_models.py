@@ -11,9 +11,22 @@ from gluonrec.models import (BiasedMF, MatrixFactorization, get_model, model_nam
 NU, NI = 13, 7
 
 
+def _ratings():
+    """Training ratings that touch every user and item (for the models that read them)."""
+    from gluonrec.data import Ratings
+    rng = np.random.RandomState(1)
+    user = np.concatenate([np.arange(NU), rng.randint(0, NU, 40)])
+    item = np.concatenate([np.arange(NU) % NI, rng.randint(0, NI, 40)])
+    pairs = np.unique(np.column_stack([user, item]), axis=0)
+    return Ratings(pairs[:, 0], pairs[:, 1], rng.uniform(1, 5, len(pairs)),
+                   np.arange(NU), np.arange(NI), (1, 5))
+
+
 def _net(name, **kwargs):
+    from gluonrec.data import MinMaxScaler
     net = get_model(name, num_users=NU, num_items=NI, num_factors=4, **kwargs)
     net.initialize(ctx=mx.cpu())
+    net.attach_ratings(_ratings(), MinMaxScaler.from_scale((1, 5), net.feature_range))
     return net
 
 
@@ -24,7 +37,7 @@ def _ids(n=11, seed=0):
 
 
 def test_registry_names_and_errors():
-    assert model_names() == ['biased_mf', 'mf', 'mlp', 'nnmf']
+    assert model_names() == ['autorec', 'biased_mf', 'mf', 'mlp', 'nnmf', 'svdpp']
     with pytest.raises(ValueError, match=r"unknown model 'svd'.*biased_mf"):
         get_model('svd', num_users=1, num_items=1)
     with pytest.raises(ValueError, match='taken'):
@@ -37,8 +50,9 @@ def test_output_shape_and_hybrid_equals_imperative(name):
     user, item = _ids()
     out = net(user, item)
     assert out.shape == (11,)
-    net.hybridize(static_alloc=True)
+    net.hybridize(static_alloc=True)  # a no-op for the models that run imperatively
     np.testing.assert_allclose(net(user, item).asnumpy(), out.asnumpy(), rtol=1e-5, atol=1e-6)
+    assert net._active == net.hybridizable
 
 
 @pytest.mark.parametrize('name', model_names())
@@ -52,6 +66,8 @@ def test_factors_config_and_save_load(name, tmp_path):
     net.save_parameters(str(tmp_path / 'p.params'))
     clone = get_model(name, **config)
     clone.load_parameters(str(tmp_path / 'p.params'))
+    from gluonrec.data import MinMaxScaler
+    clone.attach_ratings(_ratings(), MinMaxScaler.from_scale((1, 5), net.feature_range))
     np.testing.assert_allclose(clone(user, item).asnumpy(), before, rtol=1e-6)
 
 
@@ -117,3 +133,75 @@ def test_mlp_sizes_differ_and_arguments_checked():
         get_model('mlp', num_users=2, num_items=2, activation='swishy')
     with pytest.raises(ValueError, match='num_factors'):
         get_model('mf', num_users=2, num_items=2, num_factors=0)
+
+
+def _sigmoid(x):
+    return 1 / (1 + np.exp(-x))
+
+
+def test_svdpp_equation_and_penalty():
+    net = _net('svdpp')
+    ratings = _ratings()
+    user, item = _ids()
+    u, i = user.asnumpy().astype(int), item.asnumpy().astype(int)
+    mu = float(net.global_bias.data().asnumpy()[0])
+    p, q = net.user_embedding.weight.data().asnumpy(), net.item_embedding.weight.data().asnumpy()
+    y = net.implicit.data().asnumpy()
+    bu, bi = net.user_bias.weight.data().asnumpy()[:, 0], net.item_bias.weight.data().asnumpy()[:, 0]
+    want, pen = [], 0.0
+    for a, b in zip(u, i):
+        rated = ratings.item[ratings.user == a]
+        implicit = y[rated].sum(axis=0) / np.sqrt(len(rated))
+        want.append(mu + bu[a] + bi[b] + q[b] @ (p[a] + implicit))
+        pen += np.sum(y[rated] ** 2) / len(rated)
+        pen += p[a] @ p[a] + q[b] @ q[b] + bu[a] ** 2 + bi[b] ** 2
+    np.testing.assert_allclose(net(user, item).asnumpy(), want, rtol=1e-5, atol=1e-6)
+    got = net.penalty(mx.nd, user, item).asnumpy()
+    assert got.shape == (11,) and got.sum() == pytest.approx(pen, rel=1e-5)
+    loose = get_model('svdpp', num_users=NU, num_items=NI, num_factors=4)
+    loose.initialize()
+    with pytest.raises(RuntimeError, match='attach_ratings'):
+        loose(user, item)
+
+
+@pytest.mark.parametrize('user_based', [False, True])
+def test_autorec_equation(user_based):
+    from gluonrec.data import MinMaxScaler
+    net = _net('autorec', user_based=user_based)
+    ratings = _ratings()
+    scaled = MinMaxScaler.from_scale((1, 5), (0.2, 1.0)).transform(ratings.rating)
+    user, item = _ids()
+    v, w = net.encoder.data().asnumpy(), net.decoder.data().asnumpy()
+    mu = net.encoder_bias.data().asnumpy()
+    b, c = net.user_embedding.weight.data().asnumpy()[:, 0], \
+        net.item_embedding.weight.data().asnumpy()[:, 0]
+    want = []
+    for a, d in zip(user.asnumpy().astype(int), item.asnumpy().astype(int)):
+        if user_based:  # encode user a's ratings (item-indexed), decode item d
+            mine = ratings.user == a
+            code = _sigmoid(scaled[mine] @ v[ratings.item[mine]] + mu)
+            want.append(w[d] @ code + b[a] + c[d])
+        else:  # encode item d's ratings (user-indexed), decode user a
+            mine = ratings.item == d
+            code = _sigmoid(scaled[mine] @ v[ratings.user[mine]] + mu)
+            want.append(w[a] @ code + b[a] + c[d])
+    np.testing.assert_allclose(net(user, item).asnumpy(), want, rtol=1e-5, atol=1e-6)
+    factors = net.item_factors() if not user_based else net.user_factors()
+    assert factors.shape == ((NI if not user_based else NU), 4)
+    assert ((factors > 0) & (factors < 1)).all()  # codes: sigmoid outputs
+
+
+@pytest.mark.parametrize('name', model_names())
+def test_seeded_training_is_reproducible(name):
+    from gluonrec.data import make_synthetic
+    from gluonrec.recipe import train_model
+    r = make_synthetic(40, 15, 500, rank=2, seed=0)
+    runs = [train_model(r, model=name, num_factors=3, epochs=2, batch_size=64,
+                        optimizer='adam', lr=0.01, reg=0.01, patience=0, ctx='cpu', seed=7,
+                        engine='generic', val_fraction=0.2) for _ in range(2)]
+    a, b = (run.net.score_matrix(np.arange(r.num_users)) for run in runs)
+    np.testing.assert_array_equal(a, b)
+    other = train_model(r, model=name, num_factors=3, epochs=2, batch_size=64,
+                        optimizer='adam', lr=0.01, reg=0.01, patience=0, ctx='cpu', seed=8,
+                        engine='generic', val_fraction=0.2)
+    assert not np.array_equal(a, other.net.score_matrix(np.arange(r.num_users)))

@@ -4,8 +4,11 @@ from .mf import MatrixFactorization
 from .biased import BiasedMF
 from .nnmf import NonNegativeMF
 from .mlp import MLPRecommender
+from .svdpp import SVDpp
+from .autorec import AutoRec
 
 __all__ = ['RecModel', 'MatrixFactorization', 'BiasedMF', 'NonNegativeMF', 'MLPRecommender',
+           'SVDpp', 'AutoRec',
            'get_model', 'model_class', 'model_names', 'register_model', 'model_name_of']
 
 _REGISTRY = {
@@ -13,6 +16,8 @@ _REGISTRY = {
     'biased_mf': BiasedMF,
     'nnmf': NonNegativeMF,
     'mlp': MLPRecommender,
+    'svdpp': SVDpp,
+    'autorec': AutoRec,
 }
 
 

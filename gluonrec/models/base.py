@@ -98,6 +98,11 @@ class RecModel(gluon.HybridBlock):
     #: then keeps the update where the projection can act (on the worker, not on a
     #: parameter server), and the scripts train such a model with dense gradients there.
     constrained = False
+    #: False for a model that runs imperatively only (its ``hybridize`` is a no-op).
+    hybridizable = True
+    #: True for a model that reads the training ratings (``attach_ratings``) besides
+    #: its parameters: SVD++'s rated sets, AutoRec's input vectors.
+    uses_ratings = False
 
     def __init__(self, num_users, num_items, user_factors, item_factors, sparse_grad=False,
                  initializer='normal', init_scale=0.1, row_sparse_weights=False, **kwargs):
@@ -140,6 +145,10 @@ class RecModel(gluon.HybridBlock):
         terms = [F.sum(F.square(block(ids[kind])), axis=-1)
                  for block, kind in self.embedding_tables()]
         return F.add_n(*terms)
+
+    def attach_ratings(self, train, scaler=None):
+        """Give the model the training ``Ratings`` (and the scaler it trains with) where
+        it reads them (``uses_ratings``); a no-op for the factor models."""
 
     def user_tables(self):
         """Every embedding block with a row per user (in use or not), which fold-in fits

@@ -100,7 +100,8 @@ def fit(net, train_iter, val_iter=None, epochs=10, optimizer='adam', learning_ra
                 checkpoint_dir)
     ctxs = resolve_ctx(ctx)
     _initialize(net, ctxs, seed)
-    hybridize = hybridize and not net.row_sparse_weights  # those pull rows imperatively
+    # Row-sparse tables pull rows imperatively; some models run imperatively only.
+    hybridize = hybridize and not net.row_sparse_weights and net.hybridizable
     if hybridize:
         net.hybridize(static_alloc=True)
     params = dict(optimizer_params or {}, learning_rate=learning_rate, wd=wd)

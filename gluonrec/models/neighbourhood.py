@@ -1,0 +1,89 @@
+"""Models that read the training ratings themselves (SVD++, AutoRec): the sparse sums.
+
+Both need, for a batch of ids, a weighted sum of table rows over a variable-length set
+(the items a user rated; the users who rated an item). ``RowSets`` holds those sets as
+a CSR matrix and computes the sums for a batch at once, one sparse-dense product whose
+gradient is row_sparse (such tables always have row_sparse gradients: a batch touches
+only the rows in its sets). Such models run imperatively (no hybridize): each batch has
+its own sparse structure.
+"""
+import numpy as np
+import scipy.sparse as sp
+
+from .._compat import mx
+
+__all__ = ['RowSets']
+
+
+class RowSets:
+    """Weighted sets of table rows, one set per id: a (num_ids, num_rows) CSR matrix.
+
+    Parameters
+    ----------
+    matrix : scipy.sparse matrix (num_ids, num_rows)
+        Row ``i`` lists the rows of set ``i`` and their weights.
+    """
+
+    def __init__(self, matrix):
+        self.matrix = sp.csr_matrix(matrix, dtype=np.float32)
+        self.matrix.sort_indices()
+
+    @classmethod
+    def normalised(cls, ids, members, num_ids, num_rows, values=None, power=0.5):
+        """Sets from (id, member) pairs, weights ``values`` (default 1) times
+        ``|set|^-power`` (SVD++'s ``|N(u)|^-1/2``)."""
+        values = np.ones(len(ids), dtype=np.float64) if values is None else \
+            np.asarray(values, dtype=np.float64)
+        matrix = sp.csr_matrix((values, (ids, members)), shape=(num_ids, num_rows))
+        matrix.sum_duplicates()
+        sizes = np.diff(matrix.indptr)
+        scale = np.zeros(num_ids)
+        scale[sizes > 0] = sizes[sizes > 0] ** -float(power)
+        return cls(sp.diags(scale) @ matrix)
+
+    def __len__(self):
+        return self.matrix.shape[0]
+
+    def _block(self, ids):
+        batch = ids.asnumpy().astype(np.int64)
+        if len(batch) and (batch.min() < 0 or batch.max() >= len(self)):
+            raise IndexError(f'ids must lie in [0, {len(self)}), got [{batch.min()}, '
+                             f'{batch.max()}]')
+        unique, inverse = np.unique(batch, return_inverse=True)
+        return unique, inverse, self.matrix[unique]
+
+    def sums(self, ids, table):
+        """For int NDArray ``ids`` (batch,): sum_j w_ij * table[j] over each id's set,
+        (batch, width). One sparse (unique ids x rows) product with the table, whose
+        gradient is row_sparse when the table's ``grad_stype`` is."""
+        ctx = table.context
+        unique, inverse, block = self._block(ids)
+        weights = mx.nd.sparse.csr_matrix((block.data, block.indices, block.indptr),
+                                          shape=block.shape, ctx=ctx)
+        back = mx.nd.array(inverse, ctx=ctx, dtype=np.int32)
+        return mx.nd.take(mx.nd.sparse.dot(weights, table), back)
+
+    def penalty(self, ids, table):
+        """sum over the batch of sum_j w_ij^2 * |table[j]|^2, spread evenly over the
+        batch as a (batch,) vector: the L2 penalty of the rows the batch's sums used (a
+        training objective only ever sums it). The rows are gathered by an embedding
+        lookup with a row_sparse gradient."""
+        ctx = table.context
+        unique, inverse, block = self._block(ids)
+        if block.nnz == 0:
+            return mx.nd.zeros((len(inverse),), ctx=ctx)
+        uses = np.bincount(inverse, minlength=len(unique))  # repeats of each id
+        weight = (block.data.astype(np.float64) ** 2) * np.repeat(uses, np.diff(block.indptr))
+        # Each table row once, with the summed weight of all its uses in the batch.
+        per_row = np.bincount(block.indices, weights=weight, minlength=table.shape[0])
+        used = np.flatnonzero(per_row)
+        rows = mx.nd.Embedding(mx.nd.array(used, ctx=ctx, dtype=np.int32), table,
+                               input_dim=table.shape[0], output_dim=table.shape[1],
+                               sparse_grad=True)
+        norms = mx.nd.sum(mx.nd.square(rows), axis=1)
+        total = mx.nd.sum(norms * mx.nd.array(per_row[used], ctx=ctx))
+        return mx.nd.broadcast_to(total.reshape((1,)) / len(inverse), (len(inverse),))
+
+    def all_sums(self, table):
+        """The sums for every id, (num_ids, width), numpy (no gradient)."""
+        return np.asarray(self.matrix @ table)

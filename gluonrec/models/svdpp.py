@@ -1,0 +1,85 @@
+"""SVD++: biased MF whose user factors are offset by the items the user rated."""
+import numpy as np
+
+from .._compat import mx
+from .base import _initializer, table
+from .biased import BiasedMF
+from .neighbourhood import RowSets
+
+__all__ = ['SVDpp']
+
+
+class SVDpp(BiasedMF):
+    r"""SVD++, :math:`\hat r_{ui} = \mu + b_u + b_i + q_i^\top (p_u + |N(u)|^{-1/2}
+    \sum_{j \in N(u)} y_j)`, N(u) the items u rated in training.
+
+    Koren, "Factorization Meets the Neighborhood: a Multifaceted Collaborative Filtering
+    Model", KDD 2008 (eq. 15). Batched: the implicit sums of a batch's users are one
+    sparse (users x items) product with the ``y`` table, whose gradient is row_sparse
+    (always: a batch touches only the rows its users rated). The penalty adds
+    ``|N(u)|^-1 sum |y_j|^2`` per rating, the mean squared norm of the ``y`` rows it
+    used (Surprise regularises each of them at every rating of the user, ``|N(u)|``
+    times as hard).
+
+    The sets N(u) come from the training ratings: ``attach_ratings(train)`` (which
+    ``train_model`` and ``load_model`` call) before the first forward. Runs imperatively
+    (``hybridize`` is a no-op); the generic engine trains it.
+
+    Parameters are those of ``BiasedMF``.
+    """
+
+    hybridizable = False
+    uses_ratings = True
+
+    def __init__(self, num_users, num_items, num_factors=16, sparse_grad=False,
+                 initializer='normal', init_scale=0.1, row_sparse_weights=False, **kwargs):
+        if row_sparse_weights:
+            raise ValueError('svdpp does not support row_sparse_weights=True (its implicit '
+                             'sums are computed where the model runs)')
+        super().__init__(num_users, num_items, num_factors, sparse_grad=sparse_grad,
+                         initializer=initializer, init_scale=init_scale, **kwargs)
+        with self.name_scope():
+            self.implicit = self.params.get(
+                'implicit', shape=(num_items, num_factors),
+                init=_initializer(initializer, init_scale),
+                grad_stype='row_sparse')
+        self._sets = None
+
+    def attach_ratings(self, train, scaler=None):
+        """Take N(u), the items each user rated, from the training ``Ratings``."""
+        if train.num_users != self.num_users or train.num_items != self.num_items:
+            raise ValueError(f'svdpp: the ratings have {train.num_users} users / '
+                             f'{train.num_items} items, the model {self.num_users} / '
+                             f'{self.num_items}')
+        self._sets = RowSets.normalised(train.user, train.item, self.num_users,
+                                        self.num_items)
+
+    def _sets_or_fail(self):
+        if self._sets is None:
+            raise RuntimeError('svdpp reads the items each user rated: call '
+                               'net.attach_ratings(train) before using it (train_model '
+                               'and load_model do)')
+        return self._sets
+
+    def hybridize(self, active=True, **kwargs):
+        """A no-op: each batch has its own sparse structure, so this model runs
+        imperatively."""
+
+    def hybrid_forward(self, F, user, item, global_bias, implicit):
+        if F is not mx.nd:
+            raise RuntimeError('svdpp runs imperatively and cannot be hybridized')
+        p = self.user_embedding(user) + self._sets_or_fail().sums(user, implicit)
+        q = self.item_embedding(item)
+        biases = F.reshape(self.user_bias(user), (-1,)) + F.reshape(self.item_bias(item),
+                                                                    (-1,))
+        return F.broadcast_add(F.sum(p * q, axis=-1) + biases, global_bias)
+
+    def penalty(self, F, user, item):
+        base = super().penalty(F, user, item)
+        return base + self._sets_or_fail().penalty(user, self.implicit.data(user.context))
+
+    def user_factors(self):
+        """The effective user factors: ``p_u`` plus the normalised implicit sum."""
+        y = self.implicit.data(self._first_ctx()).asnumpy()
+        return table(self.user_embedding).asnumpy() + \
+            self._sets_or_fail().all_sums(y).astype(np.float32)
