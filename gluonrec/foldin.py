@@ -482,6 +482,10 @@ def solve_users(rec, ratings, users=None, reg=None, method='auto', skip_unknown=
     """
     if method not in METHODS:
         raise ValueError(f'method must be one of {METHODS}, got {method!r}')
+    if rec.net.uses_ratings:
+        raise ValueError(f'fold-in does not support {rec.model_name!r} yet: the model reads '
+                         'the training ratings themselves (its inputs would change with '
+                         'the new users); retrain with them instead')
     index, inner, values, count, labels = parse_ratings(rec, ratings, skip_unknown)
     if reg is None:
         reg = rec.training_reg()

@@ -206,6 +206,10 @@ class Recommender:
     def export(self, path):
         """Export the network with ``HybridBlock.export`` (``path-symbol.json`` and
         ``path-0000.params``) for serving without gluonrec (ids are inner ids)."""
+        if not self.net.hybridizable:
+            raise ValueError(f'{self.model_name} runs imperatively (it reads the training '
+                             'ratings per batch), so it has no symbol to export; use '
+                             'save_model')
         self.net.hybridize()
         ctx = self._ctx()
         self.net(mx.nd.zeros((1,), ctx=ctx, dtype=np.int32),

@@ -276,3 +276,12 @@ def test_choose_reg_needs_held_out_ratings(trained):
     bare = type(rec)(rec.net, rec.train, rec.scaler)
     with pytest.raises(ValueError, match='held-out ratings'):
         choose_reg(bare)
+
+
+def test_models_that_read_the_ratings_refuse_fold_in(trained):
+    for name in ('svdpp', 'autorec'):
+        rec = trained(name).recommender()
+        with pytest.raises(ValueError, match=f"fold-in does not support '{name}' yet"):
+            rec.fold_in({1: 3.0}, reg=REG)
+        with pytest.raises(ValueError, match='runs imperatively'):
+            rec.export('/nonexistent/x')

@@ -171,18 +171,21 @@ def test_autorec_equation(user_based):
     ratings = _ratings()
     scaled = MinMaxScaler.from_scale((1, 5), (0.2, 1.0)).transform(ratings.rating)
     user, item = _ids()
+    user = mx.nd.concat(user, mx.nd.array(ratings.user[:5], dtype='int32'), dim=0)
+    item = mx.nd.concat(item, mx.nd.array(ratings.item[:5], dtype='int32'), dim=0)
     v, w = net.encoder.data().asnumpy(), net.decoder.data().asnumpy()
     mu = net.encoder_bias.data().asnumpy()
     b, c = net.user_embedding.weight.data().asnumpy()[:, 0], \
         net.item_embedding.weight.data().asnumpy()[:, 0]
     want = []
     for a, d in zip(user.asnumpy().astype(int), item.asnumpy().astype(int)):
+        # the pair's own training rating (if any) is left out of the input
         if user_based:  # encode user a's ratings (item-indexed), decode item d
-            mine = ratings.user == a
+            mine = (ratings.user == a) & (ratings.item != d)
             code = _sigmoid(scaled[mine] @ v[ratings.item[mine]] + mu)
             want.append(w[d] @ code + b[a] + c[d])
         else:  # encode item d's ratings (user-indexed), decode user a
-            mine = ratings.item == d
+            mine = (ratings.item == d) & (ratings.user != a)
             code = _sigmoid(scaled[mine] @ v[ratings.user[mine]] + mu)
             want.append(w[a] @ code + b[a] + c[d])
     np.testing.assert_allclose(net(user, item).asnumpy(), want, rtol=1e-5, atol=1e-6)

@@ -28,7 +28,10 @@ class AutoRec(RecModel):
 
     Trained on observed ratings only, one rating at a time as every model here: a
     batch's codes :math:`h_i` are computed for its items at once from a sparse (items x
-    users) matrix of the training ratings, never a dense one, so ml-20m fits. The L2
+    users) matrix of the training ratings, never a dense one, so ml-20m fits. The
+    rating being predicted is left out of its own input (the code of item i for user u
+    comes from the other users' ratings of i), so the network cannot learn to copy its
+    input and a training pair is seen as a held-out one is. The L2
     penalty of a rating covers the decoder row and biases it uses and the mean squared
     norm of the encoder rows its code used.
 
@@ -122,8 +125,16 @@ class AutoRec(RecModel):
         if F is not mx.nd:
             raise RuntimeError('autorec runs imperatively and cannot be hybridized')
         coded, decoded = self._sides(user, item)
+        inputs = self._inputs_or_fail()
+        # Leave the rating being predicted out of its own input: the code of item i for
+        # user u is built from the other users' ratings of i, so the network cannot
+        # learn to copy its input, and a training pair is predicted as a held-out one.
+        own = mx.nd.array(inputs.values(coded, decoded), ctx=user.context)
+        mine = F.Embedding(decoded, encoder, input_dim=self._num_decoded,
+                           output_dim=self.num_factors, sparse_grad=True)
         code = _activate(self.activation, F.broadcast_add(
-            self._inputs_or_fail().sums(coded, encoder), encoder_bias))
+            inputs.sums(coded, encoder) - F.broadcast_mul(own.reshape((-1, 1)), mine),
+            encoder_bias))
         rows = F.Embedding(decoded, decoder, input_dim=self._num_decoded,
                            output_dim=self.num_factors, sparse_grad=self.sparse_grad)
         biases = F.reshape(self.user_embedding(user), (-1,)) + \
@@ -156,11 +167,21 @@ class AutoRec(RecModel):
             self._codes()
 
     def score_matrix(self, users, items=None):
+        """Scores of every (user, item) pair: codes times decoder rows, in one product;
+        the training pairs among them, whose own rating leaves their input, through the
+        forward pass (so the matrix equals ``forward`` everywhere)."""
         users = np.asarray(users)
-        p = self.user_factors()[users]
-        q = self.item_factors() if items is None else self.item_factors()[np.asarray(items)]
+        items = np.arange(self.num_items) if items is None else np.asarray(items)
+        p, q = self.user_factors()[users], self.item_factors()[items]
         bu = table(self.user_embedding).asnumpy()[users, 0]
-        bi = table(self.item_embedding).asnumpy()[:, 0]
-        if items is not None:
-            bi = bi[np.asarray(items)]
-        return p @ q.T + bu[:, None] + bi[None, :]
+        bi = table(self.item_embedding).asnumpy()[items, 0]
+        scores = p @ q.T + bu[:, None] + bi[None, :]
+        matrix = self._inputs_or_fail().matrix
+        coded = matrix.T.tocsr() if not self.user_based else matrix  # (users, items)
+        observed = coded[users][:, items].tocoo()
+        if observed.nnz:
+            ctx = self._first_ctx()
+            pred = self(mx.nd.array(users[observed.row], ctx=ctx, dtype=np.int32),
+                        mx.nd.array(items[observed.col], ctx=ctx, dtype=np.int32))
+            scores[observed.row, observed.col] = pred.asnumpy()
+        return scores

@@ -84,6 +84,12 @@ class RowSets:
         total = mx.nd.sum(norms * mx.nd.array(per_row[used], ctx=ctx))
         return mx.nd.broadcast_to(total.reshape((1,)) / len(inverse), (len(inverse),))
 
+    def values(self, ids, members):
+        """The weights of (id, member) pairs, numpy (batch,): 0 where not in the set."""
+        ids = ids.asnumpy().astype(np.int64)
+        members = members.asnumpy().astype(np.int64)
+        return np.asarray(self.matrix[ids, members], dtype=np.float32).reshape(-1)
+
     def all_sums(self, table):
         """The sums for every id, (num_ids, width), numpy (no gradient)."""
         return np.asarray(self.matrix @ table)
