@@ -412,3 +412,24 @@ def test_save_as_makes_the_new_user_known(trained_jester, tmp_path):
     assert not {1, 2} & {r['item'] for r in out['recommended']}
     again = rate(tmp_path, '--ratings', '1:9', '--save-as', 90001, check=False)
     assert again.returncode == 2 and 'already in the model' in again.stderr
+
+
+@pytest.mark.parametrize('model', ['svdpp', 'autorec'])
+def test_models_that_read_the_ratings_work_with_every_script(tmp_path, model):
+    data = _ml100k(tmp_path / 'ml-100k')
+    out = tmp_path / 'm'
+    run('train_movielens.py', '--data', data, '--model', model, '--epochs', 2,
+        '--num-factors', 8, '--no-progress', '--out', out, cwd=tmp_path)
+    recs = json.loads(run('recommend.py', 7, '--model-dir', out, '--json',
+                          cwd=tmp_path).stdout)
+    rated = {t['item'] for t in recs['top_rated']}
+    assert len(recs['recommended']) == 10 and not rated & {r['item'] for r in recs['recommended']}
+    similar = json.loads(run('similar_items.py', 3, '--model-dir', out, '-k', 4, '--json',
+                             cwd=tmp_path).stdout)
+    assert len(similar['similar']) == 4 and 3 not in [s['joke'] for s in similar['similar']]
+    ev = json.loads(run('evaluate.py', '--model-dir', out, '--threshold', 4, '--json',
+                        cwd=tmp_path).stdout)
+    assert 0 < ev['rmse'] < 4 and 0 <= ev['precision@10'] <= 1  # finite, on the 1..5 scale
+    refused = run('recommend.py', '--ratings', '1:5', '--model-dir', out, cwd=tmp_path,
+                  check=False)
+    assert refused.returncode == 2 and f"fold-in does not support '{model}'" in refused.stderr
