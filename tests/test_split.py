@@ -60,3 +60,21 @@ def test_cold_start_is_counted_and_logged(caplog):
 def test_bad_fraction():
     with pytest.raises(ValueError, match='between 0 and 1'):
         random_split(_ratings(), 1.5)
+
+
+def test_new_user_split_holds_out_whole_users():
+    from gluonrec.data import make_synthetic, new_user_split
+    r = make_synthetic(100, 20, 1500, rank=2, seed=0)
+    kept, held = new_user_split(r, 0.2, seed=3)
+    kept_ids = set(kept.user_map.to_raw(kept.user).tolist())
+    held_ids = set(held.user_map.to_raw(held.user).tolist())
+    assert not kept_ids & held_ids and len(held_ids) == 20
+    assert len(kept) + len(held) == len(r)
+    assert len(kept.user_map) == len(kept_ids) and len(held.user_map) == len(held_ids)
+    assert kept.item_map is r.item_map and held.item_map is r.item_map
+    mine = r.user_map.to_inner(sorted(held_ids))
+    assert len(held) == int(np.isin(r.user, mine).sum())  # all of their ratings
+    again, _ = new_user_split(r, 0.2, seed=3)
+    assert set(again.user_map.to_list()) == set(kept.user_map.to_list())
+    with pytest.raises(ValueError, match='fraction'):
+        new_user_split(r, 1.0)
