@@ -4,6 +4,13 @@ import os
 from gluonrec._io import write_text
 
 
+def publish(text, path, key, write=True):
+    """Print a benchmark's section and, unless ``write`` is off, put it into RESULTS.md."""
+    print(text)
+    if write:
+        update_results(path, key, text)
+
+
 def update_results(path, key, section):
     """Replace this data set's section of RESULTS.md, keeping the others."""
     begin, end = f'<!-- results:{key} -->', f'<!-- /results:{key} -->'

@@ -37,7 +37,7 @@ from gluonrec.ranking import top_n  # noqa: E402
 from gluonrec.recipe import train_model  # noqa: E402
 from gluonrec.recommend import recommend_all  # noqa: E402
 from _report import machine  # noqa: E402
-from _results import update_results  # noqa: E402
+from _results import publish  # noqa: E402
 
 FAMILY = {'jester': 'jester', 'ml-100k': 'movielens'}
 THRESHOLD = {'jester': 5.0, 'ml-100k': 4.0}
@@ -244,9 +244,7 @@ def main(argv=None):
     results = [run(ratings, args.data, name, reveals, args.seed, args.latency_users)
                for name in args.models.split(',')]
     text = section(args.data, results, time.perf_counter() - started)
-    print(text)
-    if not args.no_write:
-        update_results(args.results, f'fold_in:{args.data}', text)
+    publish(text, args.results, f'fold_in:{args.data}', write=not args.no_write)
     return 0
 
 

@@ -32,7 +32,7 @@ from sklearn.model_selection import GridSearchCV, RandomizedSearchCV  # noqa: E4
 from gluonrec import metrics  # noqa: E402
 from gluonrec.sklearn import RatingRegressor, UserKFold  # noqa: E402
 from _report import machine  # noqa: E402
-from _results import update_results  # noqa: E402
+from _results import publish  # noqa: E402
 
 DATA = {'jester': ['jester', os.path.join('jester', 'ds2-sample', 'jester_ratings.dat')],
         'movielens': ['ml-100k']}
@@ -155,9 +155,7 @@ def main(argv=None):
                      f'{shown} |')
     lines += ['', f'Whole run: {time.perf_counter() - started:.0f} s.']
     text = '\n'.join(lines)
-    print(text)
-    if not args.no_write:
-        update_results(args.results, f'tune:{args.family}:{args.model}', text)
+    publish(text, args.results, f'tune:{args.family}:{args.model}', write=not args.no_write)
     return 0
 
 
