@@ -45,6 +45,16 @@ class RowSets:
         return self.matrix.shape[0]
 
     def _block(self, ids):
+        # Forward and penalty of one step look up the same batch: computed once. The
+        # cache holds the ids array itself, so an ``is`` test cannot mistake another.
+        cached = getattr(self, '_last', None)
+        if cached is not None and cached[0] is ids:
+            return cached[1]
+        found = self._lookup(ids)
+        self._last = (ids, found)
+        return found
+
+    def _lookup(self, ids):
         batch = ids.asnumpy().astype(np.int64)
         if len(batch) and (batch.min() < 0 or batch.max() >= len(self)):
             raise IndexError(f'ids must lie in [0, {len(self)}), got [{batch.min()}, '
