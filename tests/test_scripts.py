@@ -311,6 +311,34 @@ def _script(name):
     return module
 
 
+class _Done:
+    def __init__(self, returncode, stdout, stderr):
+        self.returncode, self.stdout, self.stderr = returncode, stdout, stderr
+
+
+def inproc(script, *args, stdin='', check=True):
+    """Run a script's ``main(argv)`` in this process (no MXNet start-up per call), with
+    ``stdin`` as its standard input; returns what ``run`` does."""
+    import contextlib
+    import io
+    out, err = io.StringIO(), io.StringIO()
+    saved = sys.stdin
+    sys.stdin = io.StringIO(stdin)
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = _script(script).main([str(a) for a in args])
+    finally:
+        sys.stdin = saved
+    if check and code != 0:
+        raise AssertionError(f'{script} exited {code}:\n{out.getvalue()}\n{err.getvalue()}')
+    return _Done(code, out.getvalue(), err.getvalue())
+
+
+def rate_here(work, *args, stdin='', check=True):
+    return inproc('rate_jokes.py', '--model-dir', work / 'model', *args, stdin=stdin,
+                  check=check)
+
+
 def rate(work, *args, stdin='', check=True):
     proc = subprocess.run([sys.executable, os.path.join(SCRIPTS, 'rate_jokes.py'),
                            '--model-dir', str(work / 'model'), *map(str, args)],
@@ -347,9 +375,9 @@ def test_rate_jokes_interactive_good_bad_skip_and_end_of_input(trained_jester):
 
 def test_rate_jokes_refines_with_the_recommended_jokes(trained_jester):
     work, _ = trained_jester
-    first = rate(work, '--items', '1,2', '-n', 3, stdin='9\n-9\nn\n')
+    first = rate_here(work, '--items', '1,2', '-n', 3, stdin='9\n-9\nn\n')
     picks = _listed(first.stdout)
-    refined = rate(work, '--items', '1,2', '-n', 3,
+    refined = rate_here(work, '--items', '1,2', '-n', 3,
                    stdin='9\n-9\ny\n' + '-10\n' * len(picks) + 'n\n')
     assert _asked(refined.stdout) == [1, 2] + picks
     second = _listed(refined.stdout)[len(picks):]
@@ -358,15 +386,15 @@ def test_rate_jokes_refines_with_the_recommended_jokes(trained_jester):
 
 def test_rate_jokes_q_stops_and_no_ratings_is_an_error(trained_jester):
     work, _ = trained_jester
-    proc = rate(work, stdin='q\n', check=False)
+    proc = rate_here(work, stdin='q\n', check=False)
     assert proc.returncode == 2 and 'no ratings given' in proc.stderr
-    proc = rate(work, '--items', '1,2,3', stdin='4\nq\n')
+    proc = rate_here(work, '--items', '1,2,3', stdin='4\nq\n')
     assert _asked(proc.stdout) == [1, 2] and len(_listed(proc.stdout)) == 5
 
 
 def test_rate_jokes_json_mode(trained_jester):
     work, _ = trained_jester
-    out = json.loads(rate(work, '--ratings', '1:3.5,2:-2.1', '--json', '-n', 6).stdout)
+    out = json.loads(rate_here(work, '--ratings', '1:3.5,2:-2.1', '--json', '-n', 6).stdout)
     assert [r['joke'] for r in out['ratings']] == [1, 2]
     jokes = [r['joke'] for r in out['recommended']]
     assert len(jokes) == 6 and not {1, 2} & set(jokes)
@@ -393,10 +421,10 @@ def test_rate_jokes_file_errors_name_the_line(trained_jester, tmp_path):
     work, _ = trained_jester
     ratings = tmp_path / 'mine.csv'
     ratings.write_text('item,rating\n1,3.5\n# a comment\n2;4\n')
-    proc = rate(work, '--ratings', ratings, check=False)
+    proc = rate_here(work, '--ratings', ratings, check=False)
     assert proc.returncode == 2 and f'{ratings}, line 4' in proc.stderr
     ratings.write_text('item,rating\n1,3.5\n\n2\t-4\n')
-    out = json.loads(rate(work, '--ratings', ratings, '--json').stdout)
+    out = json.loads(rate_here(work, '--ratings', ratings, '--json').stdout)
     assert out['ratings'] == [{'joke': 1, 'rating': 3.5}, {'joke': 2, 'rating': -4.0}]
 
 
@@ -420,16 +448,14 @@ def test_models_that_read_the_ratings_work_with_every_script(tmp_path, model):
     out = tmp_path / 'm'
     run('train_movielens.py', '--data', data, '--model', model, '--epochs', 2,
         '--num-factors', 8, '--no-progress', '--out', out, cwd=tmp_path)
-    recs = json.loads(run('recommend.py', 7, '--model-dir', out, '--json',
-                          cwd=tmp_path).stdout)
+    recs = json.loads(inproc('recommend.py', 7, '--model-dir', out, '--json').stdout)
     rated = {t['item'] for t in recs['top_rated']}
     assert len(recs['recommended']) == 10 and not rated & {r['item'] for r in recs['recommended']}
-    similar = json.loads(run('similar_items.py', 3, '--model-dir', out, '-k', 4, '--json',
-                             cwd=tmp_path).stdout)
+    similar = json.loads(inproc('similar_items.py', 3, '--model-dir', out, '-k', 4,
+                                '--json').stdout)
     assert len(similar['similar']) == 4 and 3 not in [s['joke'] for s in similar['similar']]
-    ev = json.loads(run('evaluate.py', '--model-dir', out, '--threshold', 4, '--json',
-                        cwd=tmp_path).stdout)
+    ev = json.loads(inproc('evaluate.py', '--model-dir', out, '--threshold', 4,
+                           '--json').stdout)
     assert 0 < ev['rmse'] < 4 and 0 <= ev['precision@10'] <= 1  # finite, on the 1..5 scale
-    refused = run('recommend.py', '--ratings', '1:5', '--model-dir', out, cwd=tmp_path,
-                  check=False)
+    refused = inproc('recommend.py', '--ratings', '1:5', '--model-dir', out, check=False)
     assert refused.returncode == 2 and f"fold-in does not support '{model}'" in refused.stderr
