@@ -151,7 +151,6 @@ def test_preset_epochs_are_doubled_only_where_early_stopping_can_end_the_run():
     """The preset's epochs are about the best epoch of a fixed-length run; with a
     validation split they are doubled as a cap for early stopping, without one (nothing
     to stop on) they are trained as they are."""
-    from gluonrec.data import make_synthetic
     from gluonrec.presets import preset
     r = make_synthetic(60, 20, 800, rank=2, scale=(1, 5), seed=0)
     tuned = preset('movielens', 'mf', engine='generic')['epochs']
