@@ -12,9 +12,8 @@ scripts) it is doubled as a cap and early stopping ends the run.
   dataset-2 sample; ml-100k, the only MovieLens data here), keeping the setting with the
   lowest worst-case ratio to each data set's best (records in RESULTS.md, sections
   ``tune:*``). For MovieLens the search kept the presets (biased_mf, mf, nnmf). For
-  Jester the
-  worst-case choice (k=32, lr 0.03, reg 0.03 for biased_mf and mf) costs 1.2% test RMSE
-  on the 5k sample (4.0268 against 3.9774) for 0.2% on the dataset-2 sample (4.6015
+  Jester the worst-case choice (k=32, lr 0.03, reg 0.03 for biased_mf and mf) costs 1.2%
+  test RMSE on the 5k sample (4.0268 against 3.9774) for 0.2% on the dataset-2 sample (4.6015
   against 4.6091), whose 38k ratings are a tenth of the 5k sample's; for nnmf (lr 0.03
   instead of 0.05) 0.2% for 0.3%; the presets stay.
 - svdpp: 5-fold ``UserKFold`` on ml-100k (tune.py; k 16/32, reg 0.05/0.08, lr 0.1, 4
