@@ -23,6 +23,7 @@ from ._compat import mx
 from mxnet import autograd, gluon
 
 from .data.ratings import IdMap, Ratings
+from .data.split import random_rank_within
 from .models import get_model, model_name_of
 from .models.base import table
 from .models.biased import BiasedMF
@@ -442,9 +443,7 @@ def choose_reg(rec, reveal=10, grid=None, users=300, seed=0):
     in_pool = np.zeros(train.num_users, dtype=bool)
     in_pool[chosen] = True
     rows = np.flatnonzero(in_pool[train.user])
-    order = rows[np.lexsort((rng.random_sample(len(rows)), train.user[rows]))]
-    rank = np.arange(len(order)) - np.searchsorted(train.user[order], train.user[order])
-    shown = order[rank < reveal]
+    shown = rows[random_rank_within(train.user[rows], rng) < reveal]
     trained = rec.item_counts > 0
     shown = shown[trained[train.item[shown]]]
     users_of, index = np.unique(train.user[shown], return_inverse=True)

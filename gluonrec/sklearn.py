@@ -27,6 +27,7 @@ from sklearn.model_selection import BaseCrossValidator
 from sklearn.utils.validation import check_array, check_is_fitted
 
 from .data.ratings import Ratings
+from .data.split import random_rank_within
 from .metrics import rmse
 from .models import model_names
 
@@ -305,11 +306,7 @@ def _within_user_rank(users, rng):
     """(user codes, each pair's position among its user's pairs in a random order,
     each pair's user's number of pairs)."""
     codes = pd.factorize(users)[0]
-    order = np.lexsort((rng.random_sample(len(codes)), codes))
-    sorted_codes = codes[order]
-    rank = np.empty(len(codes), dtype=np.int64)
-    rank[order] = np.arange(len(codes)) - np.searchsorted(sorted_codes, sorted_codes)
-    return codes, rank, np.bincount(codes)[codes]
+    return codes, random_rank_within(codes, rng), np.bincount(codes)[codes]
 
 
 class UserKFold(BaseCrossValidator):

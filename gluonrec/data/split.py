@@ -6,7 +6,7 @@ import numpy as np
 from .ratings import Ratings
 
 __all__ = ['random_split', 'user_holdout_split', 'new_user_split', 'kfold',
-           'cold_start_counts']
+           'cold_start_counts', 'random_rank_within']
 
 logger = logging.getLogger(__name__)
 
@@ -68,6 +68,19 @@ def random_split(ratings, test_fraction=0.2, seed=0):
     return _report(ratings.subset(train_idx), ratings.subset(test_idx))
 
 
+def random_rank_within(groups, rng):
+    """Each element's position among the elements of its group, in a random order drawn
+    from ``rng`` (0 for one of each group's elements, 1 for another, ...); ``groups``
+    holds integer group codes (user ids). Taking ``rank < k`` picks k random elements of
+    each group at once."""
+    groups = np.asarray(groups)
+    order = np.lexsort((rng.random_sample(len(groups)), groups))
+    ordered = groups[order]
+    rank = np.empty(len(groups), dtype=np.int64)
+    rank[order] = np.arange(len(groups)) - np.searchsorted(ordered, ordered)
+    return rank
+
+
 def user_holdout_split(ratings, k=1, min_ratings=None, seed=0):
     """Hold out ``k`` random ratings of each user.
 
@@ -83,15 +96,9 @@ def user_holdout_split(ratings, k=1, min_ratings=None, seed=0):
     min_ratings = k + 1 if min_ratings is None else min_ratings
     if min_ratings <= k:
         raise ValueError(f'min_ratings ({min_ratings}) must exceed k ({k})')
-    rng = np.random.RandomState(seed)
-    # Random key within user, then rank by (user, key): the first k of each user are test.
-    order = np.lexsort((rng.random_sample(len(ratings)), ratings.user))
-    users = ratings.user[order]
-    starts = np.searchsorted(users, users, side='left')
-    rank = np.arange(len(users)) - starts
-    counts = ratings.user_counts()[users]
-    test_mask = np.zeros(len(ratings), dtype=bool)
-    test_mask[order[(rank < k) & (counts >= min_ratings)]] = True
+    # The first k of each user in a random order are test.
+    rank = random_rank_within(ratings.user, np.random.RandomState(seed))
+    test_mask = (rank < k) & (ratings.user_counts()[ratings.user] >= min_ratings)
     if not test_mask.any():
         raise ValueError(f'no user has {min_ratings} ratings to hold {k} out')
     return _report(ratings.subset(~test_mask), ratings.subset(test_mask))

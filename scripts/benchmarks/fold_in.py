@@ -31,7 +31,7 @@ sys.path.insert(0, HERE)
 import gluonrec as gr  # noqa: E402  (before mxnet: numpy aliases)
 import mxnet as mx  # noqa: E402
 from gluonrec import metrics  # noqa: E402
-from gluonrec.data import Ratings, new_user_split  # noqa: E402
+from gluonrec.data import Ratings, new_user_split, random_rank_within  # noqa: E402
 from gluonrec.foldin import choose_reg, fold_in, gauge_items, solve_users  # noqa: E402
 from gluonrec.ranking import top_n  # noqa: E402
 from gluonrec.recipe import train_model  # noqa: E402
@@ -51,10 +51,7 @@ def reveal(held, gauge, k, seed):
     if gauge is not None:
         shown = np.isin(held.item_map.to_raw(held.item), gauge)
     else:
-        order = np.lexsort((rng.random_sample(len(held)), held.user))
-        rank = np.arange(len(order)) - np.searchsorted(held.user[order], held.user[order])
-        shown = np.zeros(len(held), dtype=bool)
-        shown[order[rank < k]] = True
+        shown = random_rank_within(held.user, rng) < k
     users_shown = np.bincount(held.user[shown], minlength=held.num_users)
     users_hidden = np.bincount(held.user[~shown], minlength=held.num_users)
     usable = (users_shown > 0) & (users_hidden > 0)
