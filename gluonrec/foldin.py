@@ -25,7 +25,7 @@ from mxnet import autograd, gluon
 from .data.ratings import IdMap, Ratings
 from .data.split import random_rank_within
 from .models import get_model, model_name_of
-from .models.base import table
+from .models.base import dense_data, table
 from .models.biased import BiasedMF
 from .models.mf import MatrixFactorization
 from .models.nnmf import NonNegativeMF
@@ -155,11 +155,6 @@ def _factorize(raw):
     import pandas as pd
     codes, labels = pd.factorize(raw)
     return codes.astype(np.int64), list(labels)
-
-
-def _user_rows(net):
-    """The user-side embedding blocks of ``net`` (fitted per user)."""
-    return net.user_tables()
 
 
 def _padded(index, count, *columns):
@@ -305,46 +300,46 @@ def _ridge(design, target, index, count, reg):
     return out
 
 
-def _side_net(rec, count, rows=None):
-    """A copy of the network for ``count`` users: every parameter but the user rows
-    taken from the trained one; user rows from ``rows`` or the mean trained row."""
+def _copy_net(rec, num_users, user_rows, **config):
+    """The trained network rebuilt for ``num_users`` users (``config`` overrides more of
+    its constructor arguments): every parameter copied, except that each user table
+    becomes ``user_rows(block, trained table NDArray)``."""
     net = rec.net
-    config = dict(net.config, num_users=count, sparse_grad=False, row_sparse_weights=False)
-    side = get_model(model_name_of(net), **config)
+    copy = get_model(model_name_of(net), **dict(net.config, num_users=num_users,
+                                                row_sparse_weights=False, **config))
     ctx = rec._ctx()
-    side.initialize(ctx=ctx)
-    mine = {id(b.weight) for b in _user_rows(net)}
+    mine = {id(b.weight): b for b in net.user_tables()}
+    values = {}
     # Parameters pair up in creation order (the prefixes differ between instances).
-    for src, dst in zip(net.collect_params().values(), side.collect_params().values()):
+    for src, dst in zip(net.collect_params().values(), copy.collect_params().values()):
+        data = dense_data(src, ctx)
         if id(src) in mine:
-            continue
-        dst.set_data(_data(src, ctx))
-    for src, dst in zip(_user_rows(net), _user_rows(side)):
-        fill = rows[src] if rows is not None else \
-            np.broadcast_to(table(src).asnumpy().mean(axis=0), dst.weight.shape)
-        dst.weight.set_data(mx.nd.array(fill, ctx=ctx))
-    return side
+            data = user_rows(mine[id(src)], data)
+        values[dst.name] = data
+    # load_dict sets every parameter from these arrays: no random initialisation first.
+    copy.collect_params().load_dict(values, ctx=ctx)
+    return copy
 
 
-def _data(param, ctx):
-    if param._stype == 'row_sparse':
-        rows = mx.nd.arange(param.shape[0], ctx=ctx)
-        return param.row_sparse_data(rows).tostype('default')
-    return param.data(ctx)
+def _side_net(rec, count, rows=None):
+    """A copy of the network for ``count`` users alone, dense: user rows from ``rows``
+    or the mean trained row."""
+    def fill(block, data):
+        if rows is not None:
+            return mx.nd.array(rows[block], ctx=data.context, dtype=data.dtype)
+        return mx.nd.broadcast_to(data.mean(axis=0, keepdims=True), (count, data.shape[1]))
+    return _copy_net(rec, count, fill, sparse_grad=False)
 
 
 def _autograd(rec, index, inner, scaled, count, reg, steps=400, lr=0.05, tol=1e-7):
     """User rows by full-batch Adam on the frozen network (any registered model)."""
     side = _side_net(rec, count)
     ctx = rec._ctx()
-    users = _user_rows(side)
-    user_params = {id(b.weight) for b in users}
+    users = side.user_tables()
+    trainable = [block.weight for block in users]
     for param in side.collect_params().values():
-        if id(param) not in user_params:
+        if all(param is not weight for weight in trainable):
             param.grad_req = 'null'
-    trainable = gluon.ParameterDict()
-    for block in users:
-        trainable._params[block.weight.name] = block.weight
     schedule = mx.lr_scheduler.CosineScheduler(max_update=steps, base_lr=lr, final_lr=lr / 100)
     trainer = gluon.Trainer(trainable, 'adam', {'learning_rate': lr, 'lr_scheduler': schedule})
     u = mx.nd.array(index, ctx=ctx, dtype=np.int32)
@@ -363,12 +358,12 @@ def _autograd(rec, index, inner, scaled, count, reg, steps=400, lr=0.05, tol=1e-
         if previous is not None and abs(previous - value) <= tol * max(1.0, abs(value)):
             break
         previous = value
-    return {src: table(dst).asnumpy() for src, dst in zip(_user_rows(rec.net), users)}
+    return {src: table(dst).asnumpy() for src, dst in zip(rec.net.user_tables(), users)}
 
 
 def _user_penalty(net, user):
     return mx.nd.add_n(*[mx.nd.sum(mx.nd.square(block(user)), axis=-1)
-                         for block in _user_rows(net)])
+                         for block in net.user_tables()])
 
 
 def _closed_form_applies(net):
@@ -377,22 +372,10 @@ def _closed_form_applies(net):
 
 def _extended(rec, rows, count):
     """The trained network with ``count`` more users whose rows are ``rows``."""
-    net = rec.net
-    config = dict(net.config, num_users=net.num_users + count)
-    config['row_sparse_weights'] = False
-    big = get_model(model_name_of(net), **config)
-    ctx = rec._ctx()
-    mine = {id(b.weight): b for b in _user_rows(net)}
-    values = {}
-    for src, dst in zip(net.collect_params().values(), big.collect_params().values()):
-        data = _data(src, ctx)
-        if id(src) in mine:
-            new = mx.nd.array(rows[mine[id(src)]], ctx=ctx, dtype=data.dtype)
-            data = mx.nd.concat(data, new, dim=0)
-        values[dst.name] = data
-    # load_dict sets every parameter from these arrays: no random initialisation first.
-    big.collect_params().load_dict(values, ctx=ctx)
-    return big
+    def grow(block, data):
+        new = mx.nd.array(rows[block], ctx=data.context, dtype=data.dtype)
+        return mx.nd.concat(data, new, dim=0)
+    return _copy_net(rec, rec.net.num_users + count, grow)
 
 
 def preferred_reg(rec):

@@ -3,6 +3,7 @@ import numpy as np
 
 from .._compat import mx
 from ..models import get_model, model_name_of
+from ..models.base import dense_data
 
 __all__ = ['connect', 'is_distributed', 'trainer_kvstore', 'dense_copy', 'KVSTORE_NAMES']
 
@@ -72,10 +73,5 @@ def dense_copy(net):
     twin(zeros, zeros)  # complete deferred shapes (Dense layers)
     target = twin._collect_params_with_prefix()
     for name, param in net._collect_params_with_prefix().items():
-        if param._stype == 'row_sparse':
-            rows = mx.nd.arange(param.shape[0], ctx=param.list_ctx()[0])
-            data = param.row_sparse_data(rows).tostype('default')
-        else:
-            data = param.data(param.list_ctx()[0])
-        target[name].set_data(data.as_in_context(ctx))
+        target[name].set_data(dense_data(param, param.list_ctx()[0]).as_in_context(ctx))
     return twin

@@ -4,7 +4,8 @@ import numpy as np
 from .._compat import mx
 from mxnet import gluon, init
 
-__all__ = ['RecModel', 'RowSparseEmbedding', 'check_positive_int', 'make_embedding', 'table']
+__all__ = ['RecModel', 'RowSparseEmbedding', 'check_positive_int', 'dense_data',
+           'make_embedding', 'table']
 
 
 def _initializer(name, scale):
@@ -52,6 +53,15 @@ def make_embedding(num, dim, sparse_grad, row_sparse_weights, weight_initializer
         return RowSparseEmbedding(num, dim, weight_initializer=weight_initializer)
     return gluon.nn.Embedding(num, dim, sparse_grad=sparse_grad,
                               weight_initializer=weight_initializer)
+
+
+def dense_data(param, ctx):
+    """A parameter's whole value as a dense NDArray on ``ctx`` (row_sparse ones pulled
+    in full, as from a kvstore)."""
+    if param._stype == 'row_sparse':
+        return param.row_sparse_data(mx.nd.arange(param.shape[0], ctx=ctx)) \
+            .tostype('default')
+    return param.data(ctx)
 
 
 def table(block):
