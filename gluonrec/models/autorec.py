@@ -5,7 +5,7 @@ from .._compat import mx
 from mxnet import init
 
 from .base import RecModel, _initializer, check_positive_int, table
-from .neighbourhood import RowSets
+from .neighbourhood import ReadsRatings, RowSets
 
 __all__ = ['AutoRec']
 
@@ -16,7 +16,7 @@ def _activate(name, x):
     return mx.nd.Activation(x, act_type=name)
 
 
-class AutoRec(RecModel):
+class AutoRec(ReadsRatings, RecModel):
     r"""AutoRec, item-based (I-AutoRec, default) or user-based (U-AutoRec).
 
     I-AutoRec encodes item i from its vector of training ratings
@@ -53,8 +53,6 @@ class AutoRec(RecModel):
     """
 
     feature_range = (0.2, 1.0)
-    hybridizable = False
-    uses_ratings = True
 
     def __init__(self, num_users, num_items, num_factors=500, user_based=False,
                  activation='sigmoid', sparse_grad=False, initializer='normal',
@@ -92,10 +90,7 @@ class AutoRec(RecModel):
 
     def attach_ratings(self, train, scaler=None):
         """The encoder's inputs: the training ratings, scaled as the labels are."""
-        if train.num_users != self.num_users or train.num_items != self.num_items:
-            raise ValueError(f'autorec: the ratings have {train.num_users} users / '
-                             f'{train.num_items} items, the model {self.num_users} / '
-                             f'{self.num_items}')
+        self._check_ratings(train)
         if scaler is None:
             raise ValueError('autorec needs the scaler the model trains with, to scale its '
                              'inputs as the labels are')
@@ -108,22 +103,13 @@ class AutoRec(RecModel):
                                                 self._num_decoded)
 
     def _inputs_or_fail(self):
-        if self._inputs is None:
-            raise RuntimeError('autorec encodes the training ratings: call '
-                               'net.attach_ratings(train, scaler) before using it '
-                               '(train_model and load_model do)')
-        return self._inputs
-
-    def hybridize(self, active=True, **kwargs):
-        """A no-op: each batch has its own sparse inputs, so this model runs
-        imperatively."""
+        return self._attached(self._inputs)
 
     def _sides(self, user, item):
         return (user, item) if self.user_based else (item, user)
 
     def hybrid_forward(self, F, user, item, encoder, encoder_bias, decoder):
-        if F is not mx.nd:
-            raise RuntimeError('autorec runs imperatively and cannot be hybridized')
+        self._imperative(F)
         coded, decoded = self._sides(user, item)
         inputs = self._inputs_or_fail()
         # Leave the rating being predicted out of its own input: the code of item i for

@@ -12,7 +12,7 @@ import scipy.sparse as sp
 
 from .._compat import mx
 
-__all__ = ['RowSets']
+__all__ = ['RowSets', 'ReadsRatings']
 
 
 class RowSets:
@@ -103,3 +103,35 @@ class RowSets:
     def all_sums(self, table):
         """The sums for every id, (num_ids, width), numpy (no gradient)."""
         return np.asarray(self.matrix @ table)
+
+
+class ReadsRatings:
+    """Mixin (listed before the ``RecModel`` base) for the models that read the training
+    ratings besides their parameters: the flags, the no-op ``hybridize``, and the checks
+    every such model makes."""
+
+    hybridizable = False
+    uses_ratings = True
+
+    def hybridize(self, active=True, **kwargs):
+        """A no-op: each batch has its own sparse structure, so this model runs
+        imperatively."""
+
+    def _check_ratings(self, train):
+        if train.num_users != self.num_users or train.num_items != self.num_items:
+            raise ValueError(f'{type(self).__name__}: the ratings have {train.num_users} '
+                             f'users / {train.num_items} items, the model '
+                             f'{self.num_users} / {self.num_items}')
+
+    def _attached(self, value):
+        """``value`` (what ``attach_ratings`` built), or a clear error without it."""
+        if value is None:
+            raise RuntimeError(f'{type(self).__name__} reads the training ratings: call '
+                               'net.attach_ratings(train, scaler) before using it '
+                               '(train_model and load_model do)')
+        return value
+
+    def _imperative(self, F):
+        if F is not mx.nd:
+            raise RuntimeError(f'{type(self).__name__} runs imperatively and cannot be '
+                               'hybridized')

@@ -1,15 +1,14 @@
 """SVD++: biased MF whose user factors are offset by the items the user rated."""
 import numpy as np
 
-from .._compat import mx
 from .base import _initializer, table
 from .biased import BiasedMF
-from .neighbourhood import RowSets
+from .neighbourhood import ReadsRatings, RowSets
 
 __all__ = ['SVDpp']
 
 
-class SVDpp(BiasedMF):
+class SVDpp(ReadsRatings, BiasedMF):
     r"""SVD++, :math:`\hat r_{ui} = \mu + b_u + b_i + q_i^\top (p_u + |N(u)|^{-1/2}
     \sum_{j \in N(u)} y_j)`, N(u) the items u rated in training.
 
@@ -28,9 +27,6 @@ class SVDpp(BiasedMF):
     Parameters are those of ``BiasedMF``.
     """
 
-    hybridizable = False
-    uses_ratings = True
-
     def __init__(self, num_users, num_items, num_factors=16, sparse_grad=False,
                  initializer='normal', init_scale=0.1, row_sparse_weights=False, **kwargs):
         if row_sparse_weights:
@@ -47,27 +43,15 @@ class SVDpp(BiasedMF):
 
     def attach_ratings(self, train, scaler=None):
         """Take N(u), the items each user rated, from the training ``Ratings``."""
-        if train.num_users != self.num_users or train.num_items != self.num_items:
-            raise ValueError(f'svdpp: the ratings have {train.num_users} users / '
-                             f'{train.num_items} items, the model {self.num_users} / '
-                             f'{self.num_items}')
+        self._check_ratings(train)
         self._sets = RowSets.normalised(train.user, train.item, self.num_users,
                                         self.num_items)
 
     def _sets_or_fail(self):
-        if self._sets is None:
-            raise RuntimeError('svdpp reads the items each user rated: call '
-                               'net.attach_ratings(train) before using it (train_model '
-                               'and load_model do)')
-        return self._sets
-
-    def hybridize(self, active=True, **kwargs):
-        """A no-op: each batch has its own sparse structure, so this model runs
-        imperatively."""
+        return self._attached(self._sets)
 
     def hybrid_forward(self, F, user, item, global_bias, implicit):
-        if F is not mx.nd:
-            raise RuntimeError('svdpp runs imperatively and cannot be hybridized')
+        self._imperative(F)
         p = self.user_embedding(user) + self._sets_or_fail().sums(user, implicit)
         q = self.item_embedding(item)
         biases = F.reshape(self.user_bias(user), (-1,)) + F.reshape(self.item_bias(item),
