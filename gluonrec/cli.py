@@ -9,7 +9,8 @@ from .context import resolve_ctx
 from .data.download import data_home
 from .distributed import KVSTORE_NAMES
 from .models import model_names
-from .persist import check_replaceable
+from .foldin import preferred_reg
+from .persist import add_users, check_replaceable
 from .presets import preset
 from .recipe import train_model
 from .train import plot_history
@@ -17,7 +18,8 @@ from .train.engine import CHOICES
 
 __all__ = ['ScriptError', 'run_main', 'add_training_args', 'add_model_dir_args',
            'training_kwargs', 'positive_int', 'share', 'train_and_save', 'checkpoint_dir',
-           'configure_logging', 'default_data_dir', 'print_json', 'read_ratings_arg']
+           'configure_logging', 'default_data_dir', 'print_json', 'read_ratings_arg',
+           'check_new_user_id', 'save_new_user']
 
 
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
@@ -304,3 +306,17 @@ def read_ratings_arg(text, rec):
             raise ScriptError(f'--ratings: item {item!r} is rated twice')
         out[known] = rating
     return out
+
+
+def check_new_user_id(rec, save_as):
+    """``--save-as``: refuse an id the model already has, before anything is asked."""
+    if save_as is not None and rec.user_map.canonical(save_as) is not None:
+        raise ScriptError(f'--save-as: user {save_as!r} is already in the model')
+
+
+def save_new_user(rec, model_dir, ratings, save_as):
+    """``--save-as``: fold the user into the model folder ``rec`` was loaded from, with
+    the weight the scripts fold in with; returns (the extended model, the raw id)."""
+    view, ids = add_users(model_dir, ratings, users=[save_as], reg=preferred_reg(rec),
+                          rec=rec)
+    return view, ids.tolist()[0]

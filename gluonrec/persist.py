@@ -248,18 +248,21 @@ def load_model(folder, ctx=None):
     return Recommender(net, train, scaler, test=test, history=history, config=config)
 
 
-def add_users(folder, ratings, users=None, out=None, reg=None, method='auto'):
+def add_users(folder, ratings, users=None, out=None, reg=None, method='auto', rec=None):
     """Fold new users into the model saved in ``folder`` and save it again.
 
     The folder (or ``out``) is rewritten as a whole through ``save_model``: a
     temporary folder renamed into place, so a crash leaves the old model intact.
+    ``rec``: the model already loaded from ``folder``, if the caller has it (not read
+    again; a ``reg='auto'`` weight it chose is reused). Other arguments as in
+    ``gluonrec.foldin.fold_in``.
 
     Returns
     -------
     (Recommender, numpy.ndarray)
         The extended model and the new users' raw ids.
     """
-    rec = load_model(folder)
+    rec = load_model(folder) if rec is None else rec
     before = len(rec.user_map)
     bigger = fold_in(rec, ratings, users=users, reg=reg, method=method)
     save_model(out or folder, bigger.net, bigger.train, bigger.scaler,

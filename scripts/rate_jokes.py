@@ -15,11 +15,10 @@ import argparse
 import os
 import sys
 
-from gluonrec.cli import (HelpFormatter, ScriptError, add_model_dir_args, positive_int,
-                          print_json, read_ratings_arg, run_main)
+from gluonrec.cli import (HelpFormatter, ScriptError, add_model_dir_args, check_new_user_id,
+                          positive_int, print_json, read_ratings_arg, run_main, save_new_user)
 from gluonrec import load_model
 from gluonrec.foldin import gauge_items, preferred_reg
-from gluonrec.persist import add_users
 from gluonrec.recommend import recommend
 
 PROMPT = 'Your rating (-10..10, s to skip, q to stop): '
@@ -113,8 +112,7 @@ def _jokes(text, rec):
 def body(argv):
     args = build_parser().parse_args(argv)
     rec = load_model(args.model_dir)
-    if args.save_as is not None and rec.user_map.canonical(args.save_as) is not None:
-        raise ScriptError(f'--save-as: user {args.save_as!r} is already in the model')
+    check_new_user_id(rec, args.save_as)
     # With --json, stdout carries the JSON alone; the dialogue goes to stderr.
     out = sys.stderr if args.json else sys.stdout
     if args.ratings is not None:
@@ -141,9 +139,7 @@ def body(argv):
             _show(rec, picks, out)
     saved = None
     if args.save_as is not None:
-        _, ids = add_users(args.model_dir, ratings, users=[args.save_as],
-                           reg=preferred_reg(rec))
-        saved = ids.tolist()[0]
+        _, saved = save_new_user(rec, args.model_dir, ratings, args.save_as)
     if args.json:
         print_json({'ratings': [{'joke': j, 'rating': r} for j, r in ratings.items()],
                     'recommended': [{'joke': j, 'predicted': p, 'text': rec.item_name(j)}

@@ -12,11 +12,10 @@ import argparse
 import os
 import sys
 
-from gluonrec.cli import (ScriptError, add_model_dir_args, positive_int, print_json,
-                          read_ratings_arg, run_main)
+from gluonrec.cli import (ScriptError, add_model_dir_args, check_new_user_id, positive_int,
+                          print_json, read_ratings_arg, run_main, save_new_user)
 from gluonrec import load_model
 from gluonrec.foldin import preferred_reg
-from gluonrec.persist import add_users
 from gluonrec.recommend import recommend
 
 
@@ -44,13 +43,10 @@ def _new_user(rec, args):
     """Fold the --ratings user in (and save them with --save-as): (view, raw id)."""
     if args.user_id is not None:
         raise ScriptError('give a USER_ID or --ratings, not both')
-    if args.save_as is not None and rec.user_map.canonical(args.save_as) is not None:
-        raise ScriptError(f'--save-as: user {args.save_as!r} is already in the model')
+    check_new_user_id(rec, args.save_as)
     ratings = read_ratings_arg(args.ratings, rec)
     if args.save_as is not None:
-        view, ids = add_users(args.model_dir, ratings, users=[args.save_as],
-                           reg=preferred_reg(rec))
-        return view, ids.tolist()[0]
+        return save_new_user(rec, args.model_dir, ratings, args.save_as)
     view = rec.fold_in(ratings, reg=preferred_reg(rec))
     return view, view.user_map.to_raw(len(view.user_map) - 1)
 
