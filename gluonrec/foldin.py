@@ -158,38 +158,44 @@ def _factorize(raw):
 
 
 def _padded(index, count, *columns):
-    """Arrays (count, m, ...) holding each user's ratings in rows, zero-padded, and a mask."""
-    order = np.argsort(index, kind='stable')
-    index = index[order]
+    """Arrays (count, m, ...) holding each user's ratings in rows, zero-padded, and the
+    users' rating counts; ``index`` sorted."""
     sizes = np.bincount(index, minlength=count)
-    m = int(sizes.max())
     slot = np.arange(len(index)) - np.repeat(np.cumsum(sizes) - sizes, sizes)
-    mask = np.zeros((count, m), dtype=bool)
-    mask[index, slot] = True
     out = []
     for column in columns:
-        column = column[order]
-        full = np.zeros((count, m) + column.shape[1:], dtype=np.float64)
+        full = np.zeros((count, int(sizes.max())) + column.shape[1:], dtype=np.float64)
         full[index, slot] = column
         out.append(full)
-    return out, mask, sizes
+    return out, sizes
+
+
+def _user_chunks(design, target, index, count):
+    """(start, stop, X, t, n) for consecutive chunks of users: their design rows and
+    targets zero-padded to (users, m, d) and (users, m), and their rating counts, with
+    at most ``_CHUNK_ELEMENTS`` padded values of X at a time."""
+    order = np.argsort(index, kind='stable')
+    ordered = index[order]
+    widest = int(np.bincount(index, minlength=count).max())
+    per = max(1, _CHUNK_ELEMENTS // max(1, widest * design.shape[1]))
+    for start in range(0, count, per):
+        stop = min(count, start + per)
+        first, last = np.searchsorted(ordered, [start, stop])
+        keep = order[first:last]
+        (x, t), n = _padded(ordered[first:last] - start, stop - start, design[keep],
+                            target[keep])
+        yield start, stop, x, t, n
 
 
 def _normal_equations(design, target, index, count, reg):
     """Per-user A = X'X + reg * n * I and b = X't, batched: (count, d, d), (count, d)."""
     width = design.shape[1]
-    sizes = np.bincount(index, minlength=count)
-    per = max(1, _CHUNK_ELEMENTS // max(1, int(sizes.max()) * width))
-    order = np.argsort(index, kind='stable')
     gram = np.empty((count, width, width))
     rhs = np.empty((count, width))
-    for start in range(0, count, per):
-        stop = min(count, start + per)
-        keep = order[(index[order] >= start) & (index[order] < stop)]
-        (x, t), _, n = _padded(index[keep] - start, stop - start, design[keep], target[keep])
+    for start, stop, x, t, _ in _user_chunks(design, target, index, count):
         gram[start:stop] = np.matmul(x.transpose(0, 2, 1), x)
         rhs[start:stop] = np.einsum('umd,um->ud', x, t)
-    ridge = reg * sizes + _JITTER
+    ridge = reg * np.bincount(index, minlength=count) + _JITTER
     gram[:, np.arange(width), np.arange(width)] += ridge[:, None]
     return gram, rhs
 
@@ -230,7 +236,8 @@ def _nonneg_ridge(design, target, index, count, reg, free):
     if sizes.max() >= width:
         gram, rhs = _normal_equations(design, target, index, count, reg)
         return _nonneg_quadratic(lambda v: np.matmul(gram, v[..., None])[..., 0], rhs, free)
-    (x, t), _, n = _padded(index, count, design, target)
+    order = np.argsort(index, kind='stable')
+    (x, t), n = _padded(index[order], count, design[order], target[order])
     ridge = (reg * n + _JITTER)[:, None]
     xt = x.transpose(0, 2, 1)
     rhs = np.matmul(xt, t[..., None])[..., 0]
@@ -284,13 +291,7 @@ def _ridge(design, target, index, count, reg):
         gram, rhs = _normal_equations(design, target, index, count, reg)
         return _solve_spd(gram, rhs)
     out = np.empty((count, width))
-    per = max(1, _CHUNK_ELEMENTS // (int(sizes.max()) * width))
-    order = np.argsort(index, kind='stable')
-    for start in range(0, count, per):
-        stop = min(count, start + per)
-        keep = order[(index[order] >= start) & (index[order] < stop)]
-        (x, t), mask, n = _padded(index[keep] - start, stop - start, design[keep],
-                                  target[keep])
+    for start, stop, x, t, n in _user_chunks(design, target, index, count):
         kernel = np.matmul(x, x.transpose(0, 2, 1))
         m = kernel.shape[1]
         # Padding rows are all zero: with lambda on their diagonal their duals are 0.

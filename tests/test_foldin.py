@@ -285,3 +285,16 @@ def test_models_that_read_the_ratings_refuse_fold_in(trained):
             rec.fold_in({1: 3.0}, reg=REG)
         with pytest.raises(ValueError, match='runs imperatively'):
             rec.export('/nonexistent/x')
+
+
+@pytest.mark.parametrize('model', ['biased_mf', 'nnmf'])
+def test_chunked_solves_equal_one_chunk(trained, model, monkeypatch):
+    """Users are solved in chunks bounded by memory; a chunk of one user at a time gives
+    the same rows as one chunk for all (primal and dual forms)."""
+    import gluonrec.foldin as foldin
+    rec = trained(model).recommender()
+    ratings = _some_users(rec, 6) + [dict(list(_user_ratings(rec, 9).items())[:2])]
+    whole = fold_in(rec, ratings, reg=REG).user_factors()[-7:]
+    monkeypatch.setattr(foldin, '_CHUNK_ELEMENTS', 1)
+    chunked = fold_in(rec, ratings, reg=REG).user_factors()[-7:]
+    np.testing.assert_allclose(chunked, whole, atol=1e-6)
