@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from gluonrec._compat import mx
-from gluonrec.data import MinMaxScaler, RatingIter, make_synthetic
+from gluonrec.data import MinMaxScaler, RatingIter, RowIter, make_synthetic
 
 
 def _arrays(n, users=50, items=20, seed=0):
@@ -165,3 +165,50 @@ def test_arrays_are_the_shard_in_input_order_and_read_only():
     np.testing.assert_allclose(r, rating[5:], rtol=1e-6)
     with pytest.raises(ValueError):
         u[0] = 99
+
+
+@settings(max_examples=30, deadline=None)
+@given(n=st.integers(1, 300), rows=st.integers(1, 30), seed=st.integers(0, 1000),
+       side=st.sampled_from(['item', 'user']))
+def test_row_batches_hold_whole_rows_each_rating_once(n, rows, seed, side):
+    user, item, _ = _arrays(n, seed=seed)
+    rating = np.arange(n, dtype=np.float32)  # the label identifies the example
+    it = RowIter(user, item, rating, batch_size=rows, rows=side, seed=seed)
+    key = item if side == 'item' else user
+    present = len(np.unique(key))
+    assert it.num_rows == present and len(it) == -(-present // rows)
+    orders = []
+    for _ in range(2):
+        labels = []
+        for batch in it:
+            assert batch.pad == 0
+            got = batch.label[0].asnumpy().astype(int)
+            ids = key[got]
+            np.testing.assert_array_equal(batch.data[0].asnumpy(), user[got])
+            np.testing.assert_array_equal(batch.data[1].asnumpy(), item[got])
+            # whole rows: every rating of each row in the batch, at most `rows` rows
+            assert len(np.unique(ids)) <= rows
+            assert sorted(got.tolist()) == sorted(np.flatnonzero(np.isin(key, ids)).tolist())
+            labels.extend(got.tolist())
+        assert sorted(labels) == list(range(n))
+        orders.append(labels)
+        it.reset()
+    if present > 3:
+        assert orders[0] != orders[1]  # a new order of rows each epoch
+
+
+def test_row_iter_reproducible_and_refuses_what_it_cannot_do():
+    user, item, rating = _arrays(400)
+    a, b = (RowIter(user, item, rating, batch_size=5, seed=3) for _ in range(2))
+    a.set_epoch(4)
+    for _ in range(4):
+        b.reset()
+    assert [x.label[0].asnumpy().tolist() for x in a] == \
+        [x.label[0].asnumpy().tolist() for x in b]
+    assert a.provide_data[0].shape == (round(400 * 5 / a.num_rows),)
+    with pytest.raises(ValueError, match="rows must be 'item' or 'user'"):
+        RowIter(user, item, rating, rows='rating')
+    with pytest.raises(ValueError, match='num_parts'):
+        RowIter(user, item, rating, num_parts=2, part_index=0)
+    with pytest.raises(ValueError, match='item ids must lie'):
+        RowIter(user, item, rating, num_items=3)

@@ -7,12 +7,12 @@ from .split import (cold_start_counts, kfold, new_user_split, random_rank_within
                     user_holdout_split)
 from .synthetic import make_jester_scale, make_synthetic
 from .download import fetch, data_home
-from .iterators import RatingIter
+from .iterators import RatingIter, RowIter
 from .catalog import family_of, load_dataset
 
 __all__ = ['IdMap', 'Ratings', 'JESTER_SCALE', 'detect_movielens', 'load_jester',
            'load_jester_jokes', 'load_movielens', 'load_triples', 'MinMaxScaler',
            'cold_start_counts', 'kfold', 'new_user_split', 'random_rank_within', 'random_split',
            'user_holdout_split',
-           'make_synthetic', 'make_jester_scale', 'fetch', 'data_home', 'RatingIter',
+           'make_synthetic', 'make_jester_scale', 'fetch', 'data_home', 'RatingIter', 'RowIter',
            'load_dataset', 'family_of']

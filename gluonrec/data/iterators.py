@@ -1,11 +1,12 @@
-"""RatingIter: a shuffling mx.io.DataIter over (user, item, rating) arrays."""
+"""Shuffling mx.io.DataIter over (user, item, rating) arrays: ``RatingIter`` batches
+ratings, ``RowIter`` batches whole rows (every rating of some items, or of some users)."""
 import threading
 
 import numpy as np
 
 from .._compat import mx
 
-__all__ = ['RatingIter']
+__all__ = ['RatingIter', 'RowIter']
 
 _MODES = ('pad', 'discard', 'roll_over')
 
@@ -117,7 +118,7 @@ class RatingIter(mx.io.DataIter):
 
     def __len__(self):
         """Batches in the current epoch."""
-        return len(self._starts)
+        return len(self._bounds) - 1
 
     @property
     def num_examples(self):
@@ -139,7 +140,8 @@ class RatingIter(mx.io.DataIter):
         return np.random.RandomState([self.seed, epoch]).permutation(n)
 
     def _plan(self, epoch, carry):
-        """The numpy side of an epoch: (order, gathered arrays, full batches, padding).
+        """The numpy side of an epoch: (order, gathered arrays, batch bounds, padding,
+        leftover); batch ``b`` is ``bounds[b]:bounds[b + 1]`` of the gathered arrays.
         Depends only on ``(seed, epoch, carry)``, so it may run in a background thread."""
         order = self._order(epoch)
         if self.last_batch_handle == 'roll_over' and len(carry):
@@ -162,21 +164,20 @@ class RatingIter(mx.io.DataIter):
         leftover = order[full * size:] if self.last_batch_handle == 'roll_over' else None
         order = order[:full * size]
         gathered = (self._user[order], self._item[order], self._rating[order])
-        return order, gathered, full, pad, leftover
+        return order, gathered, np.arange(0, full * size + 1, size), pad, leftover
 
     def _build_epoch(self):
         plan = self._take_prefetched(self.epoch)
         self._untouched = not len(self._carry)  # built from the epoch's order alone
         if plan is None:
             plan = self._plan(self.epoch, self._carry)
-        order, gathered, full, self._pad_last, leftover = plan
+        order, gathered, self._bounds, self._pad_last, leftover = plan
         if leftover is not None:
             self._carry = leftover
         # One gather per epoch, then every batch is a view into these.
         self._arrays = [mx.nd.array(array, ctx=self.ctx, dtype=array.dtype)
                         for array in gathered]
         self._order_used = order
-        self._starts = range(0, full * self.batch_size, self.batch_size)
         self._cursor = 0
         self._prefetch(self.epoch + 1)
 
@@ -215,13 +216,12 @@ class RatingIter(mx.io.DataIter):
         self._build_epoch()
 
     def next(self):
-        if self._cursor >= len(self._starts):
+        if self._cursor >= len(self):
             raise StopIteration
-        start = self._starts[self._cursor]
+        start, stop = (int(b) for b in self._bounds[self._cursor:self._cursor + 2])
         self._cursor += 1
-        stop = start + self.batch_size
         user, item, rating = (array[start:stop] for array in self._arrays)
-        pad = self._pad_last if self._cursor == len(self._starts) else 0
+        pad = self._pad_last if self._cursor == len(self) else 0
         return mx.io.DataBatch(data=[user, item], label=[rating], pad=pad,
                                provide_data=self.provide_data,
                                provide_label=self.provide_label)
@@ -239,3 +239,84 @@ class RatingIter(mx.io.DataIter):
     def epoch_indices(self):
         """Positions (into this shard's arrays) of the current epoch, in batch order."""
         return self._order_used.copy()
+
+
+class RowIter(RatingIter):
+    """Batches of whole rows: every training rating of ``batch_size`` items (or users),
+    the rows in a new order each epoch.
+
+    What an autoencoder over rating vectors trains on (AutoRec): a batch holds the
+    complete rating vector of each of its rows, so the model encodes a row once and
+    is scored on all of that row's ratings. Batches are the ``(user, item) -> rating``
+    triples of ``RatingIter``, grouped by row, so every engine and ``fit`` take them
+    unchanged; their length varies with the rows' sizes (``provide_data`` gives the
+    mean). Rows without ratings are never visited.
+
+    Parameters
+    ----------
+    user, item, rating, shuffle, seed, num_users, num_items, ctx, data_names,
+    label_name, prefetch : as in ``RatingIter``.
+    batch_size : int
+        Rows per batch; the last batch holds the rows left over.
+    rows : {'item', 'user'}
+        What a row is: an item's ratings (I-AutoRec) or a user's.
+    """
+
+    def __init__(self, user, item, rating, batch_size=64, rows='item', shuffle=True, seed=0,
+                 num_users=None, num_items=None, ctx=None, data_names=('user', 'item'),
+                 label_name='rating', prefetch=True, **kwargs):
+        if rows not in ('item', 'user'):
+            raise ValueError(f"rows must be 'item' or 'user', got {rows!r}")
+        for name in ('num_parts', 'part_index', 'last_batch_handle'):
+            if name in kwargs and kwargs[name] != {'num_parts': 1, 'part_index': 0,
+                                                   'last_batch_handle': 'pad'}[name]:
+                raise ValueError(f'RowIter does not take {name}={kwargs[name]!r}: its '
+                                 'batches are whole rows (shard with RatingIter)')
+        unknown = set(kwargs) - {'num_parts', 'part_index', 'last_batch_handle'}
+        if unknown:
+            raise TypeError(f'RowIter got unexpected arguments {sorted(unknown)}')
+        self.rows = rows
+        keys = np.asarray(item if rows == 'item' else user)
+        # Positions grouped by row, and where each present row starts among them.
+        self._grouped = np.argsort(keys, kind='stable') if keys.size else \
+            np.empty(0, dtype=np.int64)
+        sorted_keys = keys[self._grouped]
+        cuts = np.flatnonzero(np.diff(sorted_keys)) + 1 if keys.size else np.empty(0, int)
+        self._row_starts = np.concatenate([[0], cuts]).astype(np.int64)
+        self._row_sizes = np.diff(np.concatenate([self._row_starts, [keys.size]]))
+        super().__init__(user, item, rating, batch_size=batch_size, shuffle=shuffle, seed=seed,
+                         num_users=num_users, num_items=num_items, ctx=ctx,
+                         data_names=data_names, label_name=label_name, prefetch=prefetch)
+
+    @property
+    def num_rows(self):
+        """Rows with at least one rating (what an epoch visits)."""
+        return len(self._row_sizes)
+
+    @property
+    def provide_data(self):
+        mean = max(1, round(self.num_examples * min(self.batch_size, self.num_rows)
+                            / max(self.num_rows, 1)))
+        return [mx.io.DataDesc(name, (mean,), np.int32) for name in self.data_names]
+
+    @property
+    def provide_label(self):
+        return [mx.io.DataDesc(self.label_name, self.provide_data[0].shape, np.float32)]
+
+    def _plan(self, epoch, carry):
+        """Rows in a new order (each row's ratings in input order), cut every
+        ``batch_size`` rows."""
+        rows = np.arange(self.num_rows)
+        if self.shuffle:
+            rows = np.random.RandomState([self.seed, epoch]).permutation(self.num_rows)
+        sizes = self._row_sizes[rows]
+        ends = np.cumsum(sizes)
+        # Position k of the epoch belongs to row r = rows[j]: its offset within that row
+        # is k - (ends[j] - sizes[j]), so it is grouped[row_starts[r] + offset].
+        offsets = np.arange(int(ends[-1])) - np.repeat(ends - sizes, sizes)
+        order = self._grouped[np.repeat(self._row_starts[rows], sizes) + offsets]
+        bounds = np.concatenate([[0], ends[self.batch_size - 1::self.batch_size]])
+        if bounds[-1] != len(order):
+            bounds = np.concatenate([bounds, [len(order)]])
+        gathered = (self._user[order], self._item[order], self._rating[order])
+        return order, gathered, bounds, 0, None
