@@ -48,8 +48,9 @@ PRESETS = {
                     epochs=12, patience=3),
         'svdpp': dict(_COMMON, optimizer='adagrad', lr=0.1, reg=0.03, batch_size=2048,
                       epochs=4, patience=3),
-        'autorec': dict(_COMMON, num_factors=200, optimizer='adam', lr=0.003, reg=0.02,
-                        batch_size=16384, epochs=20, patience=3),
+        'autorec': dict(_COMMON, num_factors=500, optimizer='adam', lr=0.003, reg=0.001,
+                        batch_size=64, epochs=30, patience=5,
+                        model_kwargs={'user_based': True, 'dropout': 0.5}),
     },
     'movielens': {
         'biased_mf': dict(_COMMON, num_factors=128, optimizer='adagrad', lr=0.1, reg=0.05,
@@ -62,8 +63,8 @@ PRESETS = {
                     epochs=6, patience=3),
         'svdpp': dict(_COMMON, optimizer='adagrad', lr=0.1, reg=0.08, batch_size=2048,
                       epochs=4, patience=3),
-        'autorec': dict(_COMMON, num_factors=200, optimizer='adam', lr=0.001, reg=0.02,
-                        batch_size=1024, epochs=20, patience=3),
+        'autorec': dict(_COMMON, num_factors=500, optimizer='adam', lr=0.003, reg=0.001,
+                        batch_size=64, epochs=90, patience=5, model_kwargs={'dropout': 0.7}),
     },
 }
 
@@ -98,7 +99,8 @@ DEFAULT_MODEL = {'jester': 'biased_mf', 'movielens': 'biased_mf'}
 def preset(family, model=None, engine='generic'):
     """A copy of the settings for ``model`` (default: the family's best) on 'jester' or
     'movielens' for ``engine`` ('generic' or 'fused'), with the model name under
-    'model'."""
+    'model' and the constructor arguments the preset chose under 'model_kwargs' (empty
+    for most models)."""
     if family not in PRESETS:
         raise ValueError(f'no preset {family!r}; choose from {sorted(PRESETS)}')
     model = model or DEFAULT_MODEL[family]
@@ -106,6 +108,7 @@ def preset(family, model=None, engine='generic'):
         raise ValueError(f'no {family} preset for model {model!r}; '
                          f'choose from {sorted(PRESETS[family])}')
     settings = dict(PRESETS[family][model], model=model)
+    settings['model_kwargs'] = dict(settings.get('model_kwargs', {}))
     if engine == 'fused':
         if model not in FUSED_PRESETS[family]:
             raise ValueError(f'the fused engine has no {family} preset for {model!r}')
@@ -125,7 +128,7 @@ def resolve(family, model=None, engine='generic', early_stopping=True, **given):
     Returns
     -------
     dict
-        'model' and every key of ``TRAINING_KEYS``.
+        'model', 'model_kwargs' (see ``preset``) and every key of ``TRAINING_KEYS``.
     """
     unknown = sorted(set(given) - set(TRAINING_KEYS))
     if unknown:

@@ -9,7 +9,7 @@ import time
 import numpy as np
 
 from .context import resolve_ctx
-from .data import MinMaxScaler, RatingIter, random_split
+from .data import MinMaxScaler, RatingIter, RowIter, random_split
 from .data.catalog import family_of
 from .distributed import connect, is_distributed
 from .evaluation import evaluate
@@ -93,6 +93,19 @@ def _split(ratings, val, val_fraction, seed):
     return ratings, None
 
 
+def _train_iter(net, train, scaler, batch_size, seed, workers, rank):
+    """A model's training batches: whole rows for a model that asks for them
+    (``batch_rows``; ``batch_size`` rows), else ratings, this worker's shard of them."""
+    if net.batch_rows is not None:
+        if workers > 1:
+            raise ValueError(f'{type(net).__name__} trains on whole rows, which a '
+                             'parameter-server job does not shard; train it in one process')
+        return RowIter.from_ratings(train, scaler, batch_size=batch_size, seed=seed,
+                                    rows=net.batch_rows)
+    return RatingIter.from_ratings(train, scaler, batch_size=max(1, batch_size // workers),
+                                   seed=seed, num_parts=workers, part_index=rank)
+
+
 def train_model(ratings, val=None, *, model=None, family=None, val_fraction=0.2,
                 num_factors=None, epochs=None, batch_size=None, optimizer=None, lr=None,
                 wd=None, reg=None, patience=None, sparse_grad=None, model_kwargs=None,
@@ -118,7 +131,8 @@ def train_model(ratings, val=None, *, model=None, family=None, val_fraction=0.2,
         ``patience`` 0 turns early stopping off; ``batch_size`` is the global batch,
         which a parameter-server job divides among its workers.
     model_kwargs : dict, optional
-        Further constructor arguments of the model (``hidden``, ``dropout``, ...).
+        Further constructor arguments of the model (``hidden``, ``dropout``, ...), over
+        those of the preset (``settings['model_kwargs']``; AutoRec's dropout).
     row_sparse_weights : bool, optional
         Default: on with sparse gradients in a parameter-server job, where MXNet's
         servers need row_sparse tables (a constrained model trains dense there).
@@ -159,14 +173,13 @@ def train_model(ratings, val=None, *, model=None, family=None, val_fraction=0.2,
         # A projection (nnmf) must run where the update happens: dense gradients there.
         sparse = sparse and not model_class(settings['model']).constrained
         row_sparse_weights = sparse if row_sparse_weights is None else row_sparse_weights
+    settings['model_kwargs'].update(model_kwargs or {})
     net = get_model(settings['model'], num_users=train.num_users, num_items=train.num_items,
                     num_factors=settings['num_factors'], sparse_grad=sparse,
-                    row_sparse_weights=bool(row_sparse_weights), **(model_kwargs or {}))
+                    row_sparse_weights=bool(row_sparse_weights), **settings['model_kwargs'])
     scaler = scaler or MinMaxScaler.from_scale(train.scale, net.feature_range)
     net.attach_ratings(train, scaler)
-    train_iter = RatingIter.from_ratings(train, scaler,
-                                         batch_size=max(1, settings['batch_size'] // workers),
-                                         seed=seed, num_parts=workers, part_index=rank)
+    train_iter = _train_iter(net, train, scaler, settings['batch_size'], seed, workers, rank)
     val_iter = None if val is None else \
         RatingIter.from_ratings(val, scaler, batch_size=65536, shuffle=False)
     logger.info('%s: %d ratings, %d users, %d items; training %s on %d, validating on %d',

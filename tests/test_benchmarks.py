@@ -89,3 +89,19 @@ def test_tune_searches_with_scikit_learn_and_keeps_a_robust_setting(tmp_path):
     assert '2 settings x 2 folds' in out
     kept = next(line for line in results.read_text().splitlines() if '(kept)' in line)
     assert '"lr": 0.05' in kept  # the planted best: lr=1e-6 learns nothing
+
+
+def test_tune_grid_crosses_model_constructor_arguments():
+    sys.path.insert(0, os.path.join(REPO, 'scripts', 'benchmarks'))
+    try:
+        import tune
+    finally:
+        sys.path.pop(0)
+    grid = tune.parse_grid(['reg=0.001,0.01', 'model_kwargs.dropout=0.5,0.7',
+                            'model_kwargs.user_based=1'])
+    assert grid == {'reg': [0.001, 0.01], 'model_kwargs': [
+        {'dropout': 0.5, 'user_based': 1.0}, {'dropout': 0.7, 'user_based': 1.0}]}
+    with pytest.raises(SystemExit, match='model_kwargs.dropout: bad value'):
+        tune.parse_grid(['model_kwargs.dropout=high'])
+    with pytest.raises(SystemExit, match="'dropout' is not a RatingRegressor parameter"):
+        tune.parse_grid(['dropout=0.5'])

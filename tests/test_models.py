@@ -177,18 +177,22 @@ def test_autorec_equation(user_based):
     mu = net.encoder_bias.data().asnumpy()
     b, c = net.user_embedding.weight.data().asnumpy()[:, 0], \
         net.item_embedding.weight.data().asnumpy()[:, 0]
-    want = []
+    want, pen = [], 0.0
     for a, d in zip(user.asnumpy().astype(int), item.asnumpy().astype(int)):
-        # the pair's own training rating (if any) is left out of the input
         if user_based:  # encode user a's ratings (item-indexed), decode item d
-            mine = (ratings.user == a) & (ratings.item != d)
+            mine = ratings.user == a
             code = _sigmoid(scaled[mine] @ v[ratings.item[mine]] + mu)
             want.append(w[d] @ code + b[a] + c[d])
         else:  # encode item d's ratings (user-indexed), decode user a
-            mine = (ratings.item == d) & (ratings.user != a)
+            mine = ratings.item == d
             code = _sigmoid(scaled[mine] @ v[ratings.user[mine]] + mu)
             want.append(w[a] @ code + b[a] + c[d])
+        # a rating's penalty: the decoded side's decoder and encoder rows, both biases
+        row = d if user_based else a
+        pen += w[row] @ w[row] + v[row] @ v[row] + b[a] ** 2 + c[d] ** 2
     np.testing.assert_allclose(net(user, item).asnumpy(), want, rtol=1e-5, atol=1e-6)
+    got = net.penalty(mx.nd, user, item).asnumpy()
+    assert got.shape == (16,) and got.sum() == pytest.approx(pen, rel=1e-5)
     factors = net.item_factors() if not user_based else net.user_factors()
     assert factors.shape == ((NI if not user_based else NU), 4)
     assert ((factors > 0) & (factors < 1)).all()  # codes: sigmoid outputs

@@ -7,7 +7,7 @@ import pytest
 from gluonrec import evaluate, load_dataset, load_model, train_model
 from gluonrec.data import make_synthetic
 from gluonrec.data.catalog import family_of
-from gluonrec.models import model_class, model_names
+from gluonrec.models import get_model, model_class, model_names
 from gluonrec.presets import PRESETS, resolve
 from gluonrec.train.engine import make_engine
 
@@ -160,3 +160,23 @@ def test_preset_epochs_are_doubled_only_where_early_stopping_can_end_the_run():
     without = train_model(r, val_fraction=0.0, **common)
     assert with_val.settings['epochs'] == 2 * tuned
     assert without.settings['epochs'] == tuned and len(without.history) == tuned
+
+
+def test_autorec_trains_on_whole_rows_with_the_presets_model_arguments(small_ratings):
+    from gluonrec.data import RowIter
+    from gluonrec.recipe import _train_iter
+    result = train_model(small_ratings, model='autorec', num_factors=4, epochs=1,
+                         batch_size=7, patience=0, ctx='cpu', val_fraction=0.2,
+                         model_kwargs={'user_based': False})
+    it, net = result.train_iter, result.net
+    assert isinstance(it, RowIter) and it.rows == 'item' and it.batch_size == 7
+    assert len(it) == -(-it.num_rows // 7)  # batch_size counts rows
+    # the preset's constructor arguments, under the caller's
+    preset_args = PRESETS['jester']['autorec']['model_kwargs']
+    assert net.dropout == preset_args['dropout'] and not net.user_based
+    assert result.settings['model_kwargs'] == dict(preset_args, user_based=False)
+    assert resolve('jester', 'mf')['model_kwargs'] == {}
+    u_net = get_model('autorec', **dict(net.config, user_based=True))
+    assert _train_iter(u_net, result.train, result.scaler, 5, 0, 1, 0).rows == 'user'
+    with pytest.raises(ValueError, match='trains on whole rows.*one process'):
+        _train_iter(net, result.train, result.scaler, 5, 0, 2, 0)

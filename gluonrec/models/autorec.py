@@ -5,7 +5,7 @@ from .._compat import mx
 from mxnet import init
 
 from .base import RecModel, _initializer, check_positive_int, table
-from .neighbourhood import ReadsRatings, RowSets
+from .neighbourhood import ReadsRatings, RowSets, spread_penalty
 
 __all__ = ['AutoRec']
 
@@ -23,17 +23,18 @@ class AutoRec(ReadsRatings, RecModel):
     :math:`r_i \in R^{users}` (unobserved entries 0) and decodes every user's rating:
     :math:`h_i = g(V^\top r_i + \mu)`, :math:`\hat r_{ui} = W_u^\top h_i + b_u + c_i`.
     U-AutoRec swaps users and items. Sedhain, Menon, Sanner and Xie, "AutoRec:
-    Autoencoders Meet Collaborative Filtering", WWW 2015 (eq. 2; the per-rating
-    biases ``b_u``, ``c_i`` are added here, initialised at zero).
+    Autoencoders Meet Collaborative Filtering", WWW 2015 (eq. 2; the item bias ``c_i``
+    is added here, initialised at zero).
 
-    Trained on observed ratings only, one rating at a time as every model here: a
-    batch's codes :math:`h_i` are computed for its items at once from a sparse (items x
-    users) matrix of the training ratings, never a dense one, so ml-20m fits. The
-    rating being predicted is left out of its own input (the code of item i for user u
-    comes from the other users' ratings of i), so the network cannot learn to copy its
-    input and a training pair is seen as a held-out one is. The L2
-    penalty of a rating covers the decoder row and biases it uses and the mean squared
-    norm of the encoder rows its code used.
+    Trained on observed ratings only, on batches of whole rows (``batch_rows``:
+    ``train_model`` builds a ``RowIter``, ``batch_size`` rows a batch): a row's code is
+    computed once per batch from a sparse (rows x users) matrix of its training ratings,
+    never a dense one, so ml-20m fits, and the row is scored on each of its ratings.
+    Any batches of ratings train it too (``fit`` with a ``RatingIter``: each rating then
+    encodes its whole row); they cost more per rating. The L2 penalty of a rating
+    covers the decoder and encoder rows of its user (I-AutoRec; its item for U-AutoRec)
+    and both biases, so rows are penalised as often as they are used, as the factor
+    models' are.
 
     Item similarity uses the codes :math:`h_i` (``item_factors``, I-AutoRec) or the
     decoder's item rows (U-AutoRec). Ratings are scaled to (0.2, 1) so that 0 means "not
@@ -49,15 +50,19 @@ class AutoRec(ReadsRatings, RecModel):
         U-AutoRec instead of I-AutoRec.
     activation : {'sigmoid', 'tanh', 'relu', 'softrelu'}
         The encoder's nonlinearity (the decoder is linear, as in the paper).
+    dropout : float
+        Dropout on the codes while training (0: none, as in the paper).
     sparse_grad, initializer, init_scale : as in ``RecModel``.
     """
 
     feature_range = (0.2, 1.0)
 
     def __init__(self, num_users, num_items, num_factors=500, user_based=False,
-                 activation='sigmoid', sparse_grad=False, initializer='normal',
+                 activation='sigmoid', dropout=0.0, sparse_grad=False, initializer='normal',
                  init_scale=0.03, row_sparse_weights=False, **kwargs):
         check_positive_int('num_factors', num_factors)
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f'dropout must lie in [0, 1), got {dropout}')
         if row_sparse_weights:
             raise ValueError('autorec does not support row_sparse_weights=True')
         if activation not in _ACTIVATIONS:
@@ -66,7 +71,7 @@ class AutoRec(ReadsRatings, RecModel):
         super().__init__(num_users, num_items, 1, 1, sparse_grad=sparse_grad,
                          initializer='normal', init_scale=1e-3, **kwargs)
         self.user_based, self.activation = bool(user_based), activation
-        self.num_factors = int(num_factors)
+        self.num_factors, self.dropout = int(num_factors), float(dropout)
         # "coded": the side whose rating vectors are encoded (items for I-AutoRec);
         # "decoded": the side indexed by the output (users for I-AutoRec).
         coded, decoded = (num_users, num_items) if self.user_based else (num_items, num_users)
@@ -82,11 +87,17 @@ class AutoRec(ReadsRatings, RecModel):
                                            init=weight_init, grad_stype=stype)
         for block in (self.user_embedding, self.item_embedding):
             block.weight.init = init.Zero()
-        self._inputs = self._penalty_sets = None
+        self._inputs = None
         self._set_config(num_users=self.num_users, num_items=self.num_items,
                          num_factors=self.num_factors, user_based=self.user_based,
-                         activation=activation, sparse_grad=self.sparse_grad,
+                         activation=activation, dropout=self.dropout,
+                         sparse_grad=self.sparse_grad,
                          initializer=initializer, init_scale=float(init_scale))
+
+    @property
+    def batch_rows(self):
+        """Trained on whole rows: an item's ratings (I-AutoRec) or a user's."""
+        return 'user' if self.user_based else 'item'
 
     def attach_ratings(self, train, scaler=None):
         """The encoder's inputs: the training ratings, scaled as the labels are."""
@@ -99,8 +110,6 @@ class AutoRec(ReadsRatings, RecModel):
             (train.item, train.user)
         self._inputs = RowSets.normalised(coded, decoded, self._num_coded,
                                           self._num_decoded, values=values, power=0)
-        self._penalty_sets = RowSets.normalised(coded, decoded, self._num_coded,
-                                                self._num_decoded)
 
     def _inputs_or_fail(self):
         return self._attached(self._inputs)
@@ -111,16 +120,13 @@ class AutoRec(ReadsRatings, RecModel):
     def hybrid_forward(self, F, user, item, encoder, encoder_bias, decoder):
         self._imperative(F)
         coded, decoded = self._sides(user, item)
-        inputs = self._inputs_or_fail()
-        # Leave the rating being predicted out of its own input: the code of item i for
-        # user u is built from the other users' ratings of i, so the network cannot
-        # learn to copy its input, and a training pair is predicted as a held-out one.
-        own = mx.nd.array(inputs.values(coded, decoded), ctx=user.context)
-        mine = F.Embedding(decoded, encoder, input_dim=self._num_decoded,
-                           output_dim=self.num_factors, sparse_grad=True)
-        code = _activate(self.activation, F.broadcast_add(
-            inputs.sums(coded, encoder) - F.broadcast_mul(own.reshape((-1, 1)), mine),
-            encoder_bias))
+        # Each distinct row of the batch is encoded once, then its code is read per
+        # rating (a row batch holds a few rows and all their ratings).
+        summed, back = self._inputs_or_fail().unique_sums(coded, encoder)
+        code = _activate(self.activation, F.broadcast_add(summed, encoder_bias))
+        if self.dropout:  # in training only (autograd's train mode)
+            code = F.Dropout(code, p=self.dropout)
+        code = F.take(code, back)
         rows = F.Embedding(decoded, decoder, input_dim=self._num_decoded,
                            output_dim=self.num_factors, sparse_grad=self.sparse_grad)
         biases = F.reshape(self.user_embedding(user), (-1,)) + \
@@ -128,12 +134,12 @@ class AutoRec(ReadsRatings, RecModel):
         return F.sum(rows * code, axis=-1) + biases
 
     def penalty(self, F, user, item):
-        coded, decoded = self._sides(user, item)
         ctx = user.context
-        rows = F.Embedding(decoded, self.decoder.data(ctx), input_dim=self._num_decoded,
-                           output_dim=self.num_factors, sparse_grad=self.sparse_grad)
-        encoder_rows = self._penalty_sets.penalty(coded, self.encoder.data(ctx))
-        return super().penalty(F, user, item) + F.sum(F.square(rows), axis=-1) + encoder_rows
+        decoded = self._sides(user, item)[1].asnumpy().astype(np.int64)
+        uses = np.bincount(decoded, minlength=self._num_decoded)
+        return super().penalty(F, user, item) + \
+            spread_penalty(uses, self.decoder.data(ctx), len(decoded), self.sparse_grad) + \
+            spread_penalty(uses, self.encoder.data(ctx), len(decoded))
 
     def _codes(self):
         ctx = self._first_ctx()
@@ -153,21 +159,11 @@ class AutoRec(ReadsRatings, RecModel):
             self._codes()
 
     def score_matrix(self, users, items=None):
-        """Scores of every (user, item) pair: codes times decoder rows, in one product;
-        the training pairs among them, whose own rating leaves their input, through the
-        forward pass (so the matrix equals ``forward`` everywhere)."""
+        """Scores of every (user, item) pair: codes times decoder rows plus the biases,
+        in one product (equal to ``forward``)."""
         users = np.asarray(users)
         items = np.arange(self.num_items) if items is None else np.asarray(items)
         p, q = self.user_factors()[users], self.item_factors()[items]
         bu = table(self.user_embedding).asnumpy()[users, 0]
         bi = table(self.item_embedding).asnumpy()[items, 0]
-        scores = p @ q.T + bu[:, None] + bi[None, :]
-        matrix = self._inputs_or_fail().matrix
-        coded = matrix.T.tocsr() if not self.user_based else matrix  # (users, items)
-        observed = coded[users][:, items].tocoo()
-        if observed.nnz:
-            ctx = self._first_ctx()
-            pred = self(mx.nd.array(users[observed.row], ctx=ctx, dtype=np.int32),
-                        mx.nd.array(items[observed.col], ctx=ctx, dtype=np.int32))
-            scores[observed.row, observed.col] = pred.asnumpy()
-        return scores
+        return p @ q.T + bu[:, None] + bi[None, :]

@@ -113,6 +113,10 @@ class RecModel(gluon.HybridBlock):
     #: True for a model that reads the training ratings (``attach_ratings``) besides
     #: its parameters: SVD++'s rated sets, AutoRec's input vectors.
     uses_ratings = False
+    #: None: trained on batches of ratings (``RatingIter``); 'item' or 'user': on
+    #: batches of whole rows (``RowIter``), what ``train_model`` then builds, with
+    #: ``batch_size`` counting rows.
+    batch_rows = None
 
     def __init__(self, num_users, num_items, user_factors, item_factors, sparse_grad=False,
                  initializer='normal', init_scale=0.1, row_sparse_weights=False, **kwargs):

@@ -12,7 +12,25 @@ import scipy.sparse as sp
 
 from .._compat import mx
 
-__all__ = ['RowSets', 'ReadsRatings']
+__all__ = ['RowSets', 'ReadsRatings', 'spread_penalty']
+
+
+def spread_penalty(per_row, table, batch, sparse_grad=True):
+    """``sum_j per_row[j] * |table[j]|^2`` spread evenly over ``batch`` entries, as a
+    (batch,) NDArray (a training objective only ever sums it): the L2 penalty of table
+    rows used ``per_row`` times (numpy weights, one per row). Each row with a weight is
+    gathered once, by an embedding lookup (row_sparse gradient unless ``sparse_grad``
+    is False, for a table whose gradient is dense)."""
+    ctx = table.context
+    used = np.flatnonzero(per_row)
+    if not len(used):
+        return mx.nd.zeros((batch,), ctx=ctx)
+    rows = mx.nd.Embedding(mx.nd.array(used, ctx=ctx, dtype=np.int32), table,
+                           input_dim=table.shape[0], output_dim=table.shape[1],
+                           sparse_grad=sparse_grad)
+    norms = mx.nd.sum(mx.nd.square(rows), axis=1)
+    total = mx.nd.sum(norms * mx.nd.array(per_row[used], ctx=ctx))
+    return mx.nd.broadcast_to(total.reshape((1,)) / batch, (batch,))
 
 
 class RowSets:
@@ -62,43 +80,34 @@ class RowSets:
         unique, inverse = np.unique(batch, return_inverse=True)
         return unique, inverse, self.matrix[unique]
 
-    def sums(self, ids, table):
-        """For int NDArray ``ids`` (batch,): sum_j w_ij * table[j] over each id's set,
-        (batch, width). One sparse (unique ids x rows) product with the table, whose
+    def unique_sums(self, ids, table):
+        """For int NDArray ``ids`` (batch,): the sums of each distinct id once, ``(sums
+        (distinct ids, width), back (batch,) int32)`` with ``take(sums, back)`` the sums
+        in batch order. One sparse (distinct ids x rows) product with the table, whose
         gradient is row_sparse when the table's ``grad_stype`` is."""
         ctx = table.context
         unique, inverse, block = self._block(ids)
         weights = mx.nd.sparse.csr_matrix((block.data, block.indices, block.indptr),
                                           shape=block.shape, ctx=ctx)
-        back = mx.nd.array(inverse, ctx=ctx, dtype=np.int32)
-        return mx.nd.take(mx.nd.sparse.dot(weights, table), back)
+        return mx.nd.sparse.dot(weights, table), mx.nd.array(inverse, ctx=ctx,
+                                                               dtype=np.int32)
+
+    def sums(self, ids, table):
+        """For int NDArray ``ids`` (batch,): sum_j w_ij * table[j] over each id's set,
+        (batch, width); see ``unique_sums``."""
+        summed, back = self.unique_sums(ids, table)
+        return mx.nd.take(summed, back)
 
     def penalty(self, ids, table):
         """sum over the batch of sum_j w_ij^2 * |table[j]|^2, spread evenly over the
         batch as a (batch,) vector: the L2 penalty of the rows the batch's sums used (a
-        training objective only ever sums it). The rows are gathered by an embedding
-        lookup with a row_sparse gradient."""
-        ctx = table.context
+        training objective only ever sums it; see ``spread_penalty``)."""
         unique, inverse, block = self._block(ids)
-        if block.nnz == 0:
-            return mx.nd.zeros((len(inverse),), ctx=ctx)
         uses = np.bincount(inverse, minlength=len(unique))  # repeats of each id
         weight = (block.data.astype(np.float64) ** 2) * np.repeat(uses, np.diff(block.indptr))
         # Each table row once, with the summed weight of all its uses in the batch.
         per_row = np.bincount(block.indices, weights=weight, minlength=table.shape[0])
-        used = np.flatnonzero(per_row)
-        rows = mx.nd.Embedding(mx.nd.array(used, ctx=ctx, dtype=np.int32), table,
-                               input_dim=table.shape[0], output_dim=table.shape[1],
-                               sparse_grad=True)
-        norms = mx.nd.sum(mx.nd.square(rows), axis=1)
-        total = mx.nd.sum(norms * mx.nd.array(per_row[used], ctx=ctx))
-        return mx.nd.broadcast_to(total.reshape((1,)) / len(inverse), (len(inverse),))
-
-    def values(self, ids, members):
-        """The weights of (id, member) pairs, numpy (batch,): 0 where not in the set."""
-        ids = ids.asnumpy().astype(np.int64)
-        members = members.asnumpy().astype(np.int64)
-        return np.asarray(self.matrix[ids, members], dtype=np.float32).reshape(-1)
+        return spread_penalty(per_row, table, len(inverse))
 
     def all_sums(self, table):
         """The sums for every id, (num_ids, width), numpy (no gradient)."""

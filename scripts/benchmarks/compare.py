@@ -82,8 +82,9 @@ def run_gluonrec(model, train, test, epochs=None, label=None, **override):
     p, history = result.settings, result.history
     if model == 'autorec':
         model = 'U-AutoRec' if result.net.user_based else 'I-AutoRec'
-        label = label or f'gluonrec autorec ({model}, hidden {p["num_factors"]}, ' \
-                         f'{p["optimizer"]}, batch {p["batch_size"]})'
+        label = label or f'gluonrec autorec ({model}, hidden {p["num_factors"]}, dropout ' \
+                         f'{result.net.dropout:g}, {p["optimizer"]}, batch ' \
+                         f'{p["batch_size"]} rows)'
 
     trained = np.cumsum([r['seconds'] for r in history])
     final = gr.evaluate(result.net, test, result.scaler)
@@ -206,8 +207,10 @@ def main(argv=None):
         epochs = 2 if args.quick else None
         # engine 'auto' (fused where it can), then biased_mf on the generic engine too:
         # the accuracy of the two engines side by side on the same split
-        runs = [(m, {}) for m in MODELS] + [('biased_mf', {'engine': 'generic'}),
-                                            ('autorec', {'model_kwargs': {'user_based': True}})]
+        # and both AutoRec variants (the preset's dropout, each its own side)
+        runs = [(m, {}) for m in MODELS if m != 'autorec'] + \
+            [('biased_mf', {'engine': 'generic'})] + \
+            [('autorec', {'model_kwargs': {'user_based': side}}) for side in (False, True)]
         for model, extra in runs:
             results.append(run_gluonrec(model, train, test, epochs=epochs, **extra))
             print(f"{results[-1]['system']}: RMSE {results[-1]['rmse']:.4f}", flush=True)

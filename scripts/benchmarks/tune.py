@@ -16,6 +16,7 @@ trained on the 80% and scored on the 20%, in the same run.
 Writes a section of RESULTS.md (--no-write to skip).
 """
 import argparse
+import itertools
 import json
 import os
 import sys
@@ -40,12 +41,22 @@ _CASTS = {'num_factors': int, 'epochs': int, 'batch_size': int, 'patience': int}
 
 
 def parse_grid(items):
-    """['reg=0.03,0.05', 'optimizer=adagrad'] -> {'reg': [0.03, 0.05], ...}"""
-    grid = {}
+    """['reg=0.03,0.05', 'optimizer=adagrad'] -> {'reg': [0.03, 0.05], ...}; a model
+    constructor argument as 'model_kwargs.dropout=0.5,0.7' (numbers) ->
+    {'model_kwargs': [{'dropout': 0.5}, {'dropout': 0.7}]}, several such entries crossed."""
+    grid, model_args = {}, []
     for item in items:
         name, sep, values = item.partition('=')
         if not sep or not values:
             raise SystemExit(f'tune.py: error: --grid entry {item!r} is not name=v1,v2,...')
+        if name.startswith('model_kwargs.') and name != 'model_kwargs.':
+            try:
+                model_args.append([(name[len('model_kwargs.'):], float(v))
+                                   for v in values.split(',')])
+            except ValueError:
+                raise SystemExit(f'tune.py: error: --grid {name}: bad value in {values!r}') \
+                    from None
+            continue
         if name not in RatingRegressor._get_param_names():
             raise SystemExit(f'tune.py: error: --grid: {name!r} is not a RatingRegressor '
                              f'parameter ({", ".join(RatingRegressor._get_param_names())})')
@@ -56,6 +67,8 @@ def parse_grid(items):
         except ValueError:
             raise SystemExit(f'tune.py: error: --grid {name}: bad value in {values!r}') \
                 from None
+    if model_args:
+        grid['model_kwargs'] = [dict(combo) for combo in itertools.product(*model_args)]
     return grid
 
 
