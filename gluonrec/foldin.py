@@ -9,6 +9,11 @@ their rows once per rating, exactly the user's share of what training minimised.
   once as a batch of small linear systems.
 - ``nnmf``: the same quadratic under ``factors >= 0``, by coordinate descent batched
   over users (the non-negative least squares of Lee and Seung's setting).
+- ``svdpp`` and ``autorec``, which read the training ratings: also in closed form, each
+  new user's prediction being linear in that user's own rows (``_linear_view``: SVD++'s
+  implicit sum and U-AutoRec's code come from the ratings given; an I-AutoRec user's
+  encoder row stays 0, so the item codes do not move); the returned model holds the
+  new ratings among those it reads.
 - any other registered model (``mlp``, a researcher's own): fresh user rows optimised
   with Gluon autograd while every other parameter of the network stays frozen.
 
@@ -26,9 +31,11 @@ from .data.ratings import IdMap, Ratings
 from .data.split import random_rank_within
 from .models import get_model, model_name_of
 from .models.base import dense_data, table
+from .models.autorec import AutoRec
 from .models.biased import BiasedMF
 from .models.mf import MatrixFactorization
 from .models.nnmf import NonNegativeMF
+from .models.svdpp import SVDpp
 
 __all__ = ['fold_in', 'solve_users', 'choose_reg', 'preferred_reg', 'parse_ratings', 'gauge_items', 'METHODS']
 
@@ -248,27 +255,65 @@ def _nonneg_ridge(design, target, index, count, reg, free):
         start=start)
 
 
-def _closed_form(rec, index, inner, scaled, count, reg):
-    """User rows {block: (count, width)} of mf / biased_mf / nnmf, solved exactly."""
+def _linear_view(rec, index, inner, scaled, count):
+    """A new user's prediction as a linear function of that user's own rows: ``(design
+    (n, d), offset (n,), split, free)`` with prediction ``design[r] @ theta[index[r]] +
+    offset[r]`` for rating r, ``split(theta (count, d))`` the rows of each user table,
+    and ``free`` the columns a non-negative model leaves unconstrained (None: no
+    constraint). Every model with a closed form (``_closed_form_applies``) has one:
+
+    - mf, nnmf: factors q_i; biased_mf: [q_i, 1] after mu + b_i.
+    - svdpp: as biased_mf, after q_i . |N(u)|^-1/2 sum y_j as well: the new user's
+      implicit sum comes from the items they rate.
+    - I-AutoRec: [h_i, 1] (the item codes, fixed) after the item bias c_i, for the
+      user's decoder row and bias; the user's encoder row stays 0, so the item codes
+      (and every other user's predictions) do not change.
+    - U-AutoRec: [1] after W_i . h_u + c_i, for the user's bias; the user's code h_u
+      is the encoder's output on the ratings given.
+    """
     net = rec.net
     factors, mu, item_bias = rec.item_side()
+    if isinstance(net, AutoRec):
+        c = table(net.item_embedding).asnumpy()[:, 0].astype(np.float64)
+        if net.user_based:
+            codes = net.encode(index, inner, scaled, count)
+            offset = np.einsum('nk,nk->n', factors[inner], codes[index]) + c[inner]
+            return np.ones((len(inner), 1)), offset, \
+                lambda w: {net.user_embedding: w}, None
+        decoder_rows, encoder_rows = net.user_tables()[1:]
+        k = factors.shape[1]
+        return np.hstack([factors[inner], np.ones((len(inner), 1))]), c[inner], \
+            lambda w: {decoder_rows: w[:, :k], net.user_embedding: w[:, k:],
+                       encoder_rows: np.zeros((count, k))}, None
     q = factors[inner]
-    if item_bias is not None:
-        target = scaled - mu - item_bias[inner]
-        design = np.hstack([q, np.ones((len(q), 1))])
+    k = q.shape[1]
+    if item_bias is None:
+        design, offset = q, np.zeros(len(q))
     else:
-        target, design = scaled, q
+        design, offset = np.hstack([q, np.ones((len(q), 1))]), mu + item_bias[inner]
+    if isinstance(net, SVDpp):
+        offset = offset + np.einsum('nk,nk->n', q, net.implicit_sums(index, inner, count)[index])
+
+    def split(w):
+        rows = {net.user_embedding: w[:, :k]}
+        if isinstance(net, BiasedMF):
+            rows[net.user_bias] = w[:, k:] if item_bias is not None else np.zeros((count, 1))
+        return rows
+    free = None
     if isinstance(net, NonNegativeMF):
         free = np.zeros(design.shape[1], dtype=bool)
-        free[q.shape[1]:] = True  # the user bias is not constrained
-        w = _nonneg_ridge(design, target, index, count, reg, free)
-    else:
-        w = _ridge(design, target, index, count, reg)
-    rows = {net.user_embedding: w[:, :q.shape[1]]}
-    if isinstance(net, BiasedMF):
-        rows[net.user_bias] = w[:, q.shape[1]:] if item_bias is not None else \
-            np.zeros((count, 1))
-    return rows
+        free[k:] = True  # the user bias is not constrained
+    return design, offset, split, free
+
+
+def _closed_form(rec, index, inner, scaled, count, reg):
+    """User rows {block: (count, width)} of the models with a linear view, solved
+    exactly (ridge; non-negative ridge for nnmf)."""
+    design, offset, split, free = _linear_view(rec, index, inner, scaled, count)
+    target = scaled - offset
+    if free is not None:
+        return split(_nonneg_ridge(design, target, index, count, reg, free))
+    return split(_ridge(design, target, index, count, reg))
 
 
 def _solve_spd(gram, rhs):
@@ -368,7 +413,7 @@ def _user_penalty(net, user):
 
 
 def _closed_form_applies(net):
-    return type(net) in (MatrixFactorization, BiasedMF, NonNegativeMF)
+    return type(net) in (MatrixFactorization, BiasedMF, NonNegativeMF, SVDpp, AutoRec)
 
 
 def _extended(rec, rows, count):
@@ -377,6 +422,31 @@ def _extended(rec, rows, count):
         new = mx.nd.array(rows[block], ctx=data.context, dtype=data.dtype)
         return mx.nd.concat(data, new, dim=0)
     return _copy_net(rec, rec.net.num_users + count, grow)
+
+
+def _with_ratings(rec, index, inner, values, count, user_map=None):
+    """``rec``'s training ratings followed by those of ``count`` new users (index 0 is
+    the first inner id after the known users); ``user_map`` default: inner ids."""
+    old = rec.train
+    if user_map is None:
+        user_map = IdMap(np.arange(old.num_users + count))
+    return Ratings(np.concatenate([old.user, old.num_users + index]),
+                   np.concatenate([old.item, inner]),
+                   np.concatenate([old.rating, np.asarray(values, dtype=np.float32)]),
+                   user_map, old.item_map, old.scale, name=old.name,
+                   item_names=old.item_names)
+
+
+def _holding(rec, rows, observed, count):
+    """A network that predicts for ``count`` new users with ``rows``, and the inner id
+    of the first of them: a copy for them alone, or, for a model that reads the ratings
+    (whose item side depends on them), the whole model extended by them with their
+    ratings ``observed`` = (user index, item, rating) attached."""
+    if not rec.net.uses_ratings:
+        return _side_net(rec, count, rows), 0
+    net = _extended(rec, rows, count)
+    net.attach_ratings(_with_ratings(rec, *observed, count), rec.scaler)
+    return net, rec.net.num_users
 
 
 def preferred_reg(rec):
@@ -438,8 +508,9 @@ def choose_reg(rec, reveal=10, grid=None, users=300, seed=0):
     scores = {}
     for reg in grid:
         rows = _solve(rec, index, inner, scaled, len(users_of), float(reg), 'auto')
-        side = _side_net(rec, len(users_of), rows)
-        pred = rec.to_original(side(mx.nd.array(new, ctx=ctx, dtype=np.int32),
+        side, first = _holding(rec, rows, (index, inner, train.rating[shown]),
+                               len(users_of))
+        pred = rec.to_original(side(mx.nd.array(first + new, ctx=ctx, dtype=np.int32),
                                     mx.nd.array(test.item[target], ctx=ctx,
                                                 dtype=np.int32)).asnumpy())
         scores[float(reg)] = float(np.sqrt(np.mean((pred - test.rating[target]) ** 2)))
@@ -453,6 +524,9 @@ def _solve(rec, index, inner, scaled, count, reg, method):
                          "'autograd' or 'auto'")
     if method == 'closed_form' or (method == 'auto' and closed):
         return _closed_form(rec, index, inner, scaled, count, reg)
+    if rec.net.uses_ratings:
+        raise ValueError(f"method='autograd' does not fold in {rec.model_name!r}, which "
+                         "reads the ratings themselves; use 'closed_form' or 'auto'")
     return _autograd(rec, index, inner, scaled, count, reg)
 
 
@@ -465,10 +539,6 @@ def solve_users(rec, ratings, users=None, reg=None, method='auto', skip_unknown=
     """
     if method not in METHODS:
         raise ValueError(f'method must be one of {METHODS}, got {method!r}')
-    if rec.net.uses_ratings:
-        raise ValueError(f'fold-in does not support {rec.model_name!r} yet: the model reads '
-                         'the training ratings themselves (its inputs would change with '
-                         'the new users); retrain with them instead')
     index, inner, values, count, labels = parse_ratings(rec, ratings, skip_unknown)
     if reg is None:
         reg = rec.training_reg()
@@ -526,16 +596,14 @@ def fold_in(rec, ratings, users=None, reg=None, method='auto', skip_unknown=Fals
     net = _extended(rec, rows, count)
     old = rec.train
     user_map = IdMap(np.concatenate([old.user_map.raw_ids.astype(new_ids.dtype), new_ids]))
-    train = Ratings(np.concatenate([old.user, old.num_users + index]),
-                    np.concatenate([old.item, inner]),
-                    np.concatenate([old.rating, values.astype(np.float32)]),
-                    user_map, old.item_map, old.scale, name=old.name,
-                    item_names=old.item_names)
+    train = _with_ratings(rec, index, inner, values, count, user_map)
     test = None
     if rec.test is not None:
         test = Ratings(rec.test.user, rec.test.item, rec.test.rating, user_map,
                        old.item_map, old.scale, name=rec.test.name,
                        item_names=old.item_names)
+    if net.uses_ratings:
+        net.attach_ratings(train, rec.scaler)
     config = dict(rec.config)
     config['extra'] = dict(config.get('extra', {}), folded_in=int(
         config.get('extra', {}).get('folded_in', 0)) + count, reg=reg)

@@ -7,6 +7,7 @@ import pytest
 import scipy.optimize
 
 from gluonrec import load_model
+from gluonrec._compat import mx
 from gluonrec.foldin import fold_in
 from gluonrec.persist import add_users
 from gluonrec.recommend import recommend
@@ -278,13 +279,58 @@ def test_choose_reg_needs_held_out_ratings(trained):
         choose_reg(bare)
 
 
-def test_models_that_read_the_ratings_refuse_fold_in(trained):
-    for name in ('svdpp', 'autorec'):
-        rec = trained(name).recommender()
-        with pytest.raises(ValueError, match=f"fold-in does not support '{name}' yet"):
-            rec.fold_in({1: 3.0}, reg=REG)
-        with pytest.raises(ValueError, match='runs imperatively'):
-            rec.export('/nonexistent/x')
+@pytest.mark.parametrize('model, kwargs, solved', [
+    ('svdpp', {}, 2),                           # p_u, b_u
+    ('autorec', {'user_based': False}, 2),      # decoder row, b_u (encoder row stays 0)
+    ('autorec', {'user_based': True}, 1)])      # b_u (the code comes from the ratings)
+def test_models_that_read_the_ratings_fold_in_to_their_ridge_optimum(small_ratings, model,
+                                                                     kwargs, solved):
+    """The closed forms of svdpp and autorec, checked through the folded model's own
+    forward pass: the new user's objective (squared error of their ratings plus reg
+    times their rows' norms once per rating) does not go down when any row it solved
+    moves, and moving a row either way changes it alike (zero gradient). Known users'
+    predictions do not change, though the new ratings join what the model reads."""
+    from gluonrec.models.base import table
+    from gluonrec.recipe import train_model
+    rec = train_model(small_ratings, model=model, num_factors=4, epochs=2, batch_size=32,
+                      optimizer='adam', lr=0.01, reg=REG, patience=0, ctx='cpu', seed=0,
+                      model_kwargs=kwargs).recommender()
+    ratings = _user_ratings(rec, 3)
+    folded = fold_in(rec, ratings, reg=REG)
+    net, new = folded.net, len(rec.user_map)
+    items = rec.item_map.to_inner(list(ratings))
+    target = rec.scaler.transform(np.array(list(ratings.values())))
+    tables = net.user_tables()
+
+    def objective():
+        pred = net(mx.nd.array(np.full(len(items), new), dtype='int32'),
+                   mx.nd.array(items, dtype='int32')).asnumpy()
+        norms = sum(float(np.sum(table(t).asnumpy()[new] ** 2)) for t in tables)
+        return float(np.sum((pred - target) ** 2)) + REG * len(items) * norms
+
+    best = objective()
+    rng = np.random.RandomState(0)
+    for block in tables[:solved]:
+        data = block.weight.data()
+        row = data[new].copy()
+        step = mx.nd.array(rng.normal(0, 0.05, row.shape))
+        moved = []
+        for sign in (1, -1):
+            data[new] = row + sign * step
+            moved.append(objective())
+        data[new] = row
+        assert min(moved) > best - 1e-6
+        assert abs(moved[0] - moved[1]) < 1e-3 * (min(moved) - best) + 1e-6
+    if model == 'autorec' and not kwargs['user_based']:
+        assert not table(tables[2]).asnumpy()[new].any()  # the encoder row
+    users = rec.user_map.raw_ids[:20]
+    known_items = rec.item_map.raw_ids[np.arange(20) % len(rec.item_map)]
+    np.testing.assert_allclose(folded.predict(users, known_items),
+                               rec.predict(users, known_items), rtol=1e-5, atol=1e-5)
+    with pytest.raises(ValueError, match="'autograd' does not fold in"):
+        rec.fold_in(ratings, reg=REG, method='autograd')
+    with pytest.raises(ValueError, match='runs imperatively'):
+        rec.export('/nonexistent/x')
 
 
 @pytest.mark.parametrize('model', ['biased_mf', 'nnmf'])

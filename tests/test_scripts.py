@@ -457,5 +457,9 @@ def test_models_that_read_the_ratings_work_with_every_script(tmp_path, model):
     ev = json.loads(inproc('evaluate.py', '--model-dir', out, '--threshold', 4,
                            '--json').stdout)
     assert 0 < ev['rmse'] < 4 and 0 <= ev['precision@10'] <= 1  # finite, on the 1..5 scale
-    refused = inproc('recommend.py', '--ratings', '1:5', '--model-dir', out, check=False)
-    assert refused.returncode == 2 and f"fold-in does not support '{model}'" in refused.stderr
+    # fold-in: a new user from a few ratings, then known to the saved model
+    new = json.loads(inproc('recommend.py', '--ratings', '1:5,2:1', '--model-dir', out,
+                            '--save-as', 5000, '--json').stdout)
+    assert len(new['recommended']) == 10 and not {1, 2} & {r['item'] for r in new['recommended']}
+    again = json.loads(inproc('recommend.py', 5000, '--model-dir', out, '--json').stdout)
+    assert [r['item'] for r in again['recommended']] == [r['item'] for r in new['recommended']]

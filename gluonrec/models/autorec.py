@@ -16,6 +16,18 @@ def _activate(name, x):
     return mx.nd.Activation(x, act_type=name)
 
 
+class _Rows:
+    """One of AutoRec's weight matrices seen as a table with a row per user (what
+    ``user_tables`` lists for fold-in): ``weight`` and an embedding lookup."""
+
+    def __init__(self, param):
+        self.weight = param
+
+    def __call__(self, ids):
+        data = self.weight.data(ids.context)
+        return mx.nd.Embedding(ids, data, input_dim=data.shape[0], output_dim=data.shape[1])
+
+
 class AutoRec(ReadsRatings, RecModel):
     r"""AutoRec, item-based (I-AutoRec, default) or user-based (U-AutoRec).
 
@@ -88,6 +100,8 @@ class AutoRec(ReadsRatings, RecModel):
         for block in (self.user_embedding, self.item_embedding):
             block.weight.init = init.Zero()
         self._inputs = None
+        # I-AutoRec: the decoder's and encoder's rows are per user as well.
+        self._user_rows = [] if self.user_based else [_Rows(self.decoder), _Rows(self.encoder)]
         self._set_config(num_users=self.num_users, num_items=self.num_items,
                          num_factors=self.num_factors, user_based=self.user_based,
                          activation=activation, dropout=self.dropout,
@@ -110,6 +124,11 @@ class AutoRec(ReadsRatings, RecModel):
             (train.item, train.user)
         self._inputs = RowSets.normalised(coded, decoded, self._num_coded,
                                           self._num_decoded, values=values, power=0)
+
+    def user_tables(self):
+        """The user biases; for I-AutoRec also the decoder and encoder rows (one per
+        user); for U-AutoRec a user's code comes from the ratings alone."""
+        return super().user_tables() + self._user_rows
 
     def _inputs_or_fail(self):
         return self._attached(self._inputs)
@@ -141,9 +160,19 @@ class AutoRec(ReadsRatings, RecModel):
             spread_penalty(uses, self.decoder.data(ctx), len(decoded), self.sparse_grad) + \
             spread_penalty(uses, self.encoder.data(ctx), len(decoded))
 
-    def _codes(self):
+    def encode(self, rows, members, values, count):
+        """Codes of ``count`` rows that are not (yet) in the model (U-AutoRec: new
+        users) from their (row 0..count-1, member, scaled rating) triples: numpy
+        (count, num_factors), as the encoder computes them for a training row."""
+        inputs = RowSets.normalised(np.asarray(rows), np.asarray(members), count,
+                                    self._num_decoded, values=values, power=0)
+        return self._codes(inputs).astype(np.float64)
+
+    def _codes(self, inputs=None):
+        """The codes of every row of ``inputs`` (default: the training rows), numpy."""
         ctx = self._first_ctx()
-        summed = self._inputs_or_fail().all_sums(self.encoder.data(ctx).asnumpy())
+        inputs = self._inputs_or_fail() if inputs is None else inputs
+        summed = inputs.all_sums(self.encoder.data(ctx).asnumpy())
         hidden = mx.nd.array(summed, ctx=ctx) + self.encoder_bias.data(ctx)
         return _activate(self.activation, hidden).asnumpy()
 

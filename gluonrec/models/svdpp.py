@@ -62,6 +62,14 @@ class SVDpp(ReadsRatings, BiasedMF):
         base = super().penalty(F, user, item)
         return base + self._sets_or_fail().penalty(user, self.implicit.data(user.context))
 
+    def implicit_sums(self, users, items, count):
+        """``|N(u)|^-1/2 sum_j y_j`` for ``count`` users who are not (yet) in the
+        model, from their (user 0..count-1, item) pairs: numpy (count, k)."""
+        y = self.implicit.data(self._first_ctx()).asnumpy()
+        sets = RowSets.normalised(np.asarray(users), np.asarray(items), count,
+                                  self.num_items)
+        return sets.all_sums(y)
+
     def user_factors(self):
         """The effective user factors: ``p_u`` plus the normalised implicit sum."""
         y = self.implicit.data(self._first_ctx()).asnumpy()
