@@ -212,3 +212,15 @@ def test_seeded_training_is_reproducible(name):
                         optimizer='adam', lr=0.01, reg=0.01, patience=0, ctx='cpu', seed=8,
                         engine='generic', val_fraction=0.2)
     assert not np.array_equal(a, other.net.score_matrix(np.arange(r.num_users)))
+
+
+def test_autorec_dropout_acts_in_training_only():
+    net = _net('autorec', dropout=0.5)
+    user, item = _ids()
+    plain = net(user, item).asnumpy()
+    np.testing.assert_array_equal(net(user, item).asnumpy(), plain)  # inference: no dropout
+    with autograd.record(train_mode=True):
+        dropped = net(user, item).asnumpy()
+    assert not np.allclose(dropped, plain)
+    with pytest.raises(ValueError, match='dropout must lie in'):
+        get_model('autorec', num_users=2, num_items=2, dropout=1.0)
