@@ -154,7 +154,7 @@ def run(ratings, data, model_name, reveals, seed, latency_users):
                      'retrain_s': again.summary()['seconds'], 'chosen': chosen,
                      'choose_s': choose_s})
         # The autograd path takes ~1 s a call: time fewer users there.
-        closed = model_name in ('mf', 'biased_mf', 'nnmf')
+        closed = model_name in ('mf', 'biased_mf', 'nnmf', 'svdpp', 'autorec')
         rows[-1].update(latency(rec, su, si, sr, latency_users if closed else 10))
     return {'model': model_name, 'settings': settings_of(base), 'epoch_s': epoch_seconds,
 
