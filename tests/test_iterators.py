@@ -208,7 +208,7 @@ def test_row_iter_reproducible_and_refuses_what_it_cannot_do():
     assert a.provide_data[0].shape == (round(400 * 5 / a.num_rows),)
     with pytest.raises(ValueError, match="rows must be 'item' or 'user'"):
         RowIter(user, item, rating, rows='rating')
-    with pytest.raises(ValueError, match='num_parts'):
+    with pytest.raises(TypeError, match='num_parts'):
         RowIter(user, item, rating, num_parts=2, part_index=0)
     with pytest.raises(ValueError, match='item ids must lie'):
         RowIter(user, item, rating, num_items=3)

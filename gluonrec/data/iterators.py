@@ -255,7 +255,8 @@ class RowIter(RatingIter):
     Parameters
     ----------
     user, item, rating, shuffle, seed, num_users, num_items, ctx, data_names,
-    label_name, prefetch : as in ``RatingIter``.
+    label_name, prefetch : as in ``RatingIter`` (no shards, no padding: a batch is
+    whole rows).
     batch_size : int
         Rows per batch; the last batch holds the rows left over.
     rows : {'item', 'user'}
@@ -264,17 +265,9 @@ class RowIter(RatingIter):
 
     def __init__(self, user, item, rating, batch_size=64, rows='item', shuffle=True, seed=0,
                  num_users=None, num_items=None, ctx=None, data_names=('user', 'item'),
-                 label_name='rating', prefetch=True, **kwargs):
+                 label_name='rating', prefetch=True):
         if rows not in ('item', 'user'):
             raise ValueError(f"rows must be 'item' or 'user', got {rows!r}")
-        for name in ('num_parts', 'part_index', 'last_batch_handle'):
-            if name in kwargs and kwargs[name] != {'num_parts': 1, 'part_index': 0,
-                                                   'last_batch_handle': 'pad'}[name]:
-                raise ValueError(f'RowIter does not take {name}={kwargs[name]!r}: its '
-                                 'batches are whole rows (shard with RatingIter)')
-        unknown = set(kwargs) - {'num_parts', 'part_index', 'last_batch_handle'}
-        if unknown:
-            raise TypeError(f'RowIter got unexpected arguments {sorted(unknown)}')
         self.rows = rows
         keys = np.asarray(item if rows == 'item' else user)
         # Positions grouped by row, and where each present row starts among them.
