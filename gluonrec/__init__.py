@@ -11,9 +11,11 @@ from .persist import add_users, load_model, save_model
 from .recipe import TrainedModel, train_model
 from .similarity import similar_items, similar_users
 from .recommend import recommend, recommend_all
+from .blend import Blend
 
 __all__ = ['__version__', 'MinMaxScaler', 'RatingIter', 'Ratings', 'fetch', 'load_dataset',
            'load_jester', 'load_jester_jokes', 'load_movielens', 'load_triples',
            'make_synthetic', 'random_split', 'get_model', 'model_names', 'evaluate', 'fit',
            'plot_history', 'Recommender', 'load_model', 'save_model', 'add_users',
-           'TrainedModel', 'train_model', 'similar_items', 'similar_users', 'recommend', 'recommend_all']
+           'TrainedModel', 'train_model', 'similar_items', 'similar_users', 'recommend', 'recommend_all',
+           'Blend']
