@@ -28,8 +28,11 @@ def test_compare_quick_writes_table_section_and_plot(tmp_path):
     assert text.startswith('# kept') and 'old' in text  # other sections survive
     assert '<!-- results:jester_ratings.dat -->' in text
     for system in ('constant mean', 'bias-only baseline', 'gluonrec biased_mf', 'gluonrec mf',
-                   'gluonrec nnmf', 'gluonrec mlp', 'blog way in MXNet'):
+                   'gluonrec nnmf', 'gluonrec mlp', 'blog way in MXNet',
+                   'blend of gluonrec biased_mf (k='):
         assert system in text, system
+    blend = next(line for line in text.splitlines() if line.startswith('| blend of'))
+    assert '+ autorec (U-AutoRec): equal weights' in blend  # the Jester AutoRec preset
     rows = [line for line in text.splitlines() if line.startswith('| gluonrec biased_mf')]
     rmse = float(rows[0].split('|')[2])
     constant = float(next(line for line in text.splitlines()

@@ -29,6 +29,8 @@ sys.path.insert(0, HERE)
 import gluonrec as gr  # noqa: E402  (before mxnet: numpy aliases)
 import mxnet as mx  # noqa: E402
 from gluonrec.data import MinMaxScaler  # noqa: E402
+from gluonrec.data.catalog import family_of  # noqa: E402
+from gluonrec.presets import DEFAULT_MODEL, preset  # noqa: E402
 from _blog import blog_train  # noqa: E402
 from _report import machine, report  # noqa: E402
 from _results import update_results  # noqa: E402
@@ -92,7 +94,21 @@ def run_gluonrec(model, train, test, epochs=None, label=None, **override):
                                f'batch {p["batch_size"]}, {p["engine"]} engine)',
             'rmse': final['rmse'], 'mae': final['mae'], 'fit_seconds': float(trained[-1]),
             'epochs': len(history), 'ratings_per_sec': len(train) * len(history) / trained[-1],
-            'curve': [(float(t), r['val_rmse']) for t, r in zip(trained, history)]}
+            'curve': [(float(t), r['val_rmse']) for t, r in zip(trained, history)],
+            'recommender': result.recommender()}
+
+
+def run_blend(members, test):
+    """The equal-weight ``Blend`` of the given runs' models, scored on the test part."""
+    blend = gr.Blend([m['recommender'] for m in members])
+    users, items = test.user_map.to_raw(test.user), test.item_map.to_raw(test.item)
+    pred = blend.predict(users, items)
+    names = ' + '.join(m['system'].split(' (')[0].replace('gluonrec ', '') + ' (' +
+                       m['system'].split(' (', 1)[1].split(',')[0] + ')' for m in members)
+    rmse, mae = scores(test.rating, pred, test.scale)
+    # Not named "gluonrec ...": the summary lines below are about single models.
+    return {'system': f'blend of gluonrec {names}: equal weights', 'rmse': rmse,
+            'mae': mae, 'fit_seconds': sum(m['fit_seconds'] for m in members)}
 
 
 def run_blog(train, test, cap):
@@ -211,9 +227,21 @@ def main(argv=None):
         runs = [(m, {}) for m in MODELS if m != 'autorec'] + \
             [('biased_mf', {'engine': 'generic'})] + \
             [('autorec', {'model_kwargs': {'user_based': side}}) for side in (False, True)]
+        done = {}
         for model, extra in runs:
-            results.append(run_gluonrec(model, train, test, epochs=epochs, **extra))
-            print(f"{results[-1]['system']}: RMSE {results[-1]['rmse']:.4f}", flush=True)
+            row = run_gluonrec(model, train, test, epochs=epochs, **extra)
+            results.append(row)
+            done.setdefault((model, extra.get('model_kwargs', {}).get('user_based')), row)
+            print(f"{row['system']}: RMSE {row['rmse']:.4f}", flush=True)
+        # A blend fixed in advance: the family's default model (as trained by default)
+        # and the family's AutoRec preset, equal weights.
+        family = family_of(ratings)
+        side = preset(family, 'autorec')['model_kwargs'].get('user_based', False)
+        results.append(run_blend([done[(DEFAULT_MODEL[family], None)],
+                                  done[('autorec', side)]], test))
+        print(f"{results[-1]['system']}: RMSE {results[-1]['rmse']:.4f}", flush=True)
+    for row in results:
+        row.pop('recommender', None)
     cap = args.blog_cap or (5.0 if args.quick else 60.0)
     results.append(run_blog(train, test, cap))
 
