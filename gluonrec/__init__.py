@@ -17,5 +17,5 @@ __all__ = ['__version__', 'MinMaxScaler', 'RatingIter', 'Ratings', 'fetch', 'loa
            'load_jester', 'load_jester_jokes', 'load_movielens', 'load_triples',
            'make_synthetic', 'random_split', 'get_model', 'model_names', 'evaluate', 'fit',
            'plot_history', 'Recommender', 'load_model', 'save_model', 'add_users',
-           'TrainedModel', 'train_model', 'similar_items', 'similar_users', 'recommend', 'recommend_all',
-           'Blend']
+           'TrainedModel', 'train_model', 'similar_items', 'similar_users', 'recommend',
+           'recommend_all', 'Blend']

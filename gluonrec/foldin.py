@@ -292,7 +292,8 @@ def _linear_view(rec, index, inner, scaled, count):
     else:
         design, offset = np.hstack([q, np.ones((len(q), 1))]), mu + item_bias[inner]
     if isinstance(net, SVDpp):
-        offset = offset + np.einsum('nk,nk->n', q, net.implicit_sums(index, inner, count)[index])
+        implicit = net.implicit_sums(index, inner, count)
+        offset = offset + np.einsum('nk,nk->n', q, implicit[index])
 
     def split(w):
         rows = {net.user_embedding: w[:, :k]}

@@ -1,9 +1,10 @@
 """Default training settings per data set family and model, and how they were chosen.
 
 The test part of the seeded 80/20 split of ``scripts/benchmarks/compare.py`` is never
-used to choose (AutoRec's exploration, below, read it and says how far). ``epochs`` is about the best epoch of a fixed-length run on the whole
-80%; with validation data to stop on (``train_model`` with a validation split, the
-scripts) it is doubled as a cap and early stopping ends the run.
+used to choose (AutoRec's exploration, below, read it and says how far). ``epochs`` is
+about the best epoch of a fixed-length run on the whole 80%; with validation data to
+stop on (``train_model`` with a validation split, the scripts) it is doubled as a cap
+and early stopping ends the run.
 
 - mf, biased_mf, nnmf, mlp (generic engine) and the fused presets: first chosen on a
   validation slice (10% of the 80%) of ml-100k and of the Jester 5k sample. Then
