@@ -270,11 +270,10 @@ class RowIter(RatingIter):
             raise ValueError(f"rows must be 'item' or 'user', got {rows!r}")
         self.rows = rows
         keys = np.asarray(item if rows == 'item' else user)
-        # Positions grouped by row, and where each present row starts among them.
-        self._grouped = np.argsort(keys, kind='stable') if keys.size else \
-            np.empty(0, dtype=np.int64)
-        sorted_keys = keys[self._grouped]
-        cuts = np.flatnonzero(np.diff(sorted_keys)) + 1 if keys.size else np.empty(0, int)
+        # Positions grouped by row, and where each present row starts among them (no
+        # ratings at all is refused by RatingIter below).
+        self._grouped = np.argsort(keys, kind='stable')
+        cuts = np.flatnonzero(np.diff(keys[self._grouped])) + 1
         self._row_starts = np.concatenate([[0], cuts]).astype(np.int64)
         self._row_sizes = np.diff(np.concatenate([self._row_starts, [keys.size]]))
         super().__init__(user, item, rating, batch_size=batch_size, shuffle=shuffle, seed=seed,
