@@ -1,9 +1,13 @@
 """The model folder format: save_model / load_model (parameters, JSON config, id maps,
 scaler, history, the split; no pickle)."""
+import contextlib
 import json
+import logging
 import os
+import re
 import shutil
 import tempfile
+import uuid
 import zipfile
 import zlib
 
@@ -11,7 +15,7 @@ import numpy as np
 
 from ._compat import mx
 from ._version import __version__
-from ._io import make_public, write_json
+from ._io import exchange_paths, folder_lock, make_public, write_json
 from .data.ratings import IdMap, Ratings
 from .data.scaling import MinMaxScaler
 from .distributed import dense_copy
@@ -19,10 +23,15 @@ from .foldin import fold_in
 from .models import get_model, model_name_of
 from .recommender import Recommender
 
-__all__ = ['save_model', 'load_model', 'add_users', 'check_replaceable', 'FORMAT_VERSION']
+__all__ = ['save_model', 'load_model', 'add_users', 'check_replaceable', 'FORMAT_VERSION',
+           'MODEL_FILES']
+
+logger = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
-_FILES = ('config.json', 'model.params', 'ids.json', 'scaler.json', 'train.npz')
+#: What a model folder holds: every entry ``save_model`` writes, and nothing else.
+MODEL_FILES = ('config.json', 'model.params', 'ids.json', 'scaler.json', 'history.json',
+               'items.json', 'train.npz', 'test.npz')
 
 
 def _raw_list(id_map):
@@ -63,34 +72,139 @@ def _is_model_folder(folder):
     return isinstance(config, dict) and 'format_version' in config and 'model' in config
 
 
+def _target(folder):
+    """The absolute path of the model folder ``folder``; refuses an empty path and the
+    folder the process stands in (or any folder above it), which a save would replace."""
+    text = os.fspath(folder)
+    if not text.strip():
+        raise ValueError(f'model folder path {text!r} is empty; give a folder name such as '
+                         'models/jester')
+    path = os.path.abspath(text)
+    here = os.getcwd()
+    if path == here or here.startswith(path.rstrip(os.sep) + os.sep):
+        raise ValueError(f'{text}: is the current folder or one above it; refusing to '
+                         'replace it with a model folder (give a new folder name)')
+    return path
+
+
 def check_replaceable(folder):
-    """Raise ``ValueError`` unless ``save_model(folder, ...)`` may write there: the path
-    does not exist, or is an empty folder, or is a gluonrec model folder (which is then
-    replaced whole). Anything else (a file, a link, a folder of other files such as
-    ``.`` or ``data``) is refused and left untouched."""
-    folder = os.fspath(folder)
-    if os.path.islink(folder):
-        raise ValueError(f'{folder}: is a symbolic link; refusing to replace it with a model '
+    """Raise ``ValueError`` unless ``save_model(folder, ...)`` may write there.
+
+    A path that does not exist, an empty folder, or a gluonrec model folder (a
+    ``config.json`` of gluonrec's, and no entry but the ``MODEL_FILES`` a save writes)
+    may be written; a model folder is then replaced whole. Anything else is refused and
+    left untouched: an empty path, the current folder or one above it, a file, a link,
+    and any folder holding an entry a save did not write (``my_notes.txt``, ``src/``),
+    which the error lists.
+    """
+    text = os.fspath(folder)
+    path = _target(folder)
+    if os.path.islink(path):
+        raise ValueError(f'{text}: is a symbolic link; refusing to replace it with a model '
                          'folder (give the real path, or another one)')
-    if not os.path.exists(folder):
+    if not os.path.exists(path):
         return
-    if not os.path.isdir(folder):
-        raise ValueError(f'{folder}: is a file, not a model folder; refusing to replace it '
+    if not os.path.isdir(path):
+        raise ValueError(f'{text}: is a file, not a model folder; refusing to replace it '
                          '(choose another output path)')
-    entries = os.listdir(folder)
-    if entries and not _is_model_folder(folder):
-        raise ValueError(f'{folder}: exists and is not a gluonrec model folder (it holds '
-                         f'{len(entries)} entries, such as {sorted(entries)[0]!r}); refusing '
-                         'to replace it (choose another output path, or remove it yourself)')
+    entries = sorted(os.listdir(path))
+    if not entries:
+        return
+    if not _is_model_folder(path):
+        raise ValueError(f'{text}: exists and is not a gluonrec model folder (it holds '
+                         f'{len(entries)} entries, such as {entries[0]!r}); refusing to '
+                         'replace it (choose another output path, or remove it yourself)')
+    foreign = [name for name in entries if name not in MODEL_FILES]
+    if foreign:
+        shown = ', '.join(repr(name) for name in foreign[:5])
+        more = f' and {len(foreign) - 5} more' if len(foreign) > 5 else ''
+        raise ValueError(f'{text}: a model folder that also holds entries gluonrec did not '
+                         f'write ({shown}{more}); refusing to replace it, which would delete '
+                         'them (move them out, or choose another output path)')
+
+
+_TOKEN = re.compile(r'[a-z0-9_]{8}')  # the random part of a ``tempfile.mkdtemp`` name
+
+
+def _hidden(path, kind, token='*'):
+    """The hidden sibling of ``path`` a save stages in (``kind`` 'new') or moves the old
+    model to ('old'), for ``token``; with '*' every such sibling that exists."""
+    parent, base = os.path.split(path)
+    if token != '*':
+        return os.path.join(parent, f'.{base}.{kind}.{token}')
+    prefix = f'.{base}.{kind}.'
+    names = os.listdir(parent) if os.path.isdir(parent) else ()
+    return [os.path.join(parent, n) for n in sorted(names)
+            if n.startswith(prefix) and _TOKEN.fullmatch(n[len(prefix):])]
+
+
+def _settle(path):
+    """Repair what an interrupted save of ``path`` left; call under the folder's lock.
+
+    Where no atomic exchange exists a save swaps in two renames (``_swap``). A crash
+    between them leaves no folder at ``path``, the old model in ``.NAME.old.T`` and the
+    complete new one in ``.NAME.new.T``: the new one is moved into place (the old one
+    where the new is not a model). Once ``path`` exists, every hidden copy beside it is
+    a leftover of an interrupted save, and is removed.
+    """
+    if not os.path.lexists(path):
+        olds = _hidden(path, 'old')
+        if olds:
+            old = max(olds, key=os.path.getmtime)
+            new = _hidden(path, 'new', old.rsplit('.old.', 1)[1])
+            source = new if _is_model_folder(new) else old
+            os.replace(source, path)
+            logger.warning('%s: restored from %s, where a save interrupted between its two '
+                           'renames had left it', path, source)
+    if os.path.isdir(path) and not os.path.islink(path):
+        for leftover in _hidden(path, 'new') + _hidden(path, 'old'):
+            shutil.rmtree(leftover, ignore_errors=True)
+
+
+def _swap(staged, path):
+    """Put the complete folder ``staged`` at ``path``; at no point is there no model."""
+    if not os.path.lexists(path):
+        os.replace(staged, path)
+    elif exchange_paths(staged, path):
+        shutil.rmtree(staged, ignore_errors=True)  # it now holds the old model
+    else:  # two renames; a crash between them is repaired by ``_settle``
+        old = _hidden(path, 'old', staged.rsplit('.new.', 1)[1])
+        os.replace(path, old)
+        os.replace(staged, path)
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _write_folder(folder, net, train, scaler, history, test, item_names, extra):
+    net.save_parameters(os.path.join(folder, 'model.params'))
+    write_json(os.path.join(folder, 'config.json'), {
+        'format_version': FORMAT_VERSION, 'model': model_name_of(net),
+        'kwargs': net.config, 'gluonrec_version': __version__,
+        'mxnet_version': mx.__version__, 'dataset': train.name,
+        'scale': list(train.scale), 'extra': extra or {}, 'revision': uuid.uuid4().hex})
+    write_json(os.path.join(folder, 'ids.json'), {'users': _raw_list(train.user_map),
+                                                   'items': _raw_list(train.item_map)})
+    write_json(os.path.join(folder, 'scaler.json'), scaler.to_dict())
+    write_json(os.path.join(folder, 'history.json'), list(history or []))
+    names = train.item_names if item_names is None else item_names
+    write_json(os.path.join(folder, 'items.json'), [[k, v] for k, v in names.items()])
+    np.savez(os.path.join(folder, 'train.npz'), user=train.user, item=train.item,
+             rating=train.rating)
+    if test is not None:
+        np.savez(os.path.join(folder, 'test.npz'), user=test.user, item=test.item,
+                 rating=test.rating)
 
 
 def save_model(folder, net, train, scaler, history=None, test=None, item_names=None,
                extra=None):
-    """Write a trained model to ``folder`` (replaced as a whole, atomically).
+    """Write a trained model to ``folder``, replacing it whole, in one atomic step.
 
-    Only a path that does not exist, an empty folder or an earlier gluonrec model folder
-    is replaced; anything else raises ``ValueError`` before a byte is written
-    (``check_replaceable``).
+    Only a path that does not exist, an empty folder or a gluonrec model folder holding
+    nothing but what a save writes is replaced; anything else raises ``ValueError``
+    before a byte is written (``check_replaceable``). The new folder is written under a
+    hidden name beside ``folder`` and swapped in: a crash at any point leaves the old
+    model or the new one at ``folder`` (or, on a system without an atomic exchange,
+    hidden copies the next load or save puts back). Saves to one folder take turns
+    (``gluonrec._io.folder_lock``). Each save records a new ``revision`` in config.json.
 
     Parameters
     ----------
@@ -110,44 +224,24 @@ def save_model(folder, net, train, scaler, history=None, test=None, item_names=N
     extra : dict, optional
         JSON-serialisable notes (training settings, data paths).
     """
-    check_replaceable(folder)
+    path = _target(folder)
     net = dense_copy(net)
-    folder = os.path.abspath(os.fspath(folder))
-    parent = os.path.dirname(folder)
+    parent, base = os.path.split(path)
     os.makedirs(parent, exist_ok=True)
-    tmp = tempfile.mkdtemp(dir=parent, prefix='.' + os.path.basename(folder) + '.')
-    make_public(tmp)
-    try:
-        net.save_parameters(os.path.join(tmp, 'model.params'))
-        write_json(os.path.join(tmp, 'config.json'), {
-            'format_version': FORMAT_VERSION, 'model': model_name_of(net),
-            'kwargs': net.config, 'gluonrec_version': __version__,
-            'mxnet_version': mx.__version__, 'dataset': train.name,
-            'scale': list(train.scale), 'extra': extra or {}})
-        write_json(os.path.join(tmp, 'ids.json'), {'users': _raw_list(train.user_map),
-                                                    'items': _raw_list(train.item_map)})
-        write_json(os.path.join(tmp, 'scaler.json'), scaler.to_dict())
-        write_json(os.path.join(tmp, 'history.json'), list(history or []))
-        names = train.item_names if item_names is None else item_names
-        write_json(os.path.join(tmp, 'items.json'),
-                   [[k, v] for k, v in names.items()])
-        np.savez(os.path.join(tmp, 'train.npz'), user=train.user, item=train.item,
-                 rating=train.rating)
-        if test is not None:
-            np.savez(os.path.join(tmp, 'test.npz'), user=test.user, item=test.item,
-                     rating=test.rating)
-        old = None
-        if os.path.exists(folder):
-            old = tempfile.mkdtemp(dir=parent, prefix='.' + os.path.basename(folder) + '.old.')
-            os.rmdir(old)
-            os.replace(folder, old)
-        os.replace(tmp, folder)
-        if old:
-            shutil.rmtree(old, ignore_errors=True)
-    finally:
-        if os.path.exists(tmp):
-            shutil.rmtree(tmp, ignore_errors=True)
-    return folder
+    with folder_lock(path):
+        _settle(path)
+        check_replaceable(folder)
+        staged = tempfile.mkdtemp(dir=parent, prefix=f'.{base}.new.')
+        try:
+            make_public(staged)
+            _write_folder(staged, net, train, scaler, history, test, item_names, extra)
+            _swap(staged, path)
+        except BaseException:
+            _settle(path)  # an exception between the renames: the new model goes in
+            shutil.rmtree(staged, ignore_errors=True)
+            raise
+        _settle(path)
+    return path
 
 
 def _read_json(path):
@@ -184,6 +278,24 @@ def _read_ratings(path, user_map, item_map, scale, name, item_names):
         raise ValueError(f'{path}: does not fit the model\'s id maps ({exc})') from None
 
 
+def _restore_interrupted(folder):
+    """For a missing model folder: put back the copy an interrupted save left beside it,
+    or raise ``ValueError`` saying there is none, or where it lies."""
+    path = os.path.abspath(folder)
+    olds = _hidden(path, 'old')
+    if not olds:
+        raise ValueError(f'{folder}: no such model folder')
+    try:
+        with folder_lock(path):
+            _settle(path)
+    except OSError as exc:
+        raise ValueError(f'{folder}: no model folder there; an interrupted save left the '
+                         f'model in {max(olds, key=os.path.getmtime)} and it cannot be moved '
+                         f'back ({exc.strerror}): rename it to {path}') from None
+    if not os.path.isdir(folder):
+        raise ValueError(f'{folder}: no such model folder')
+
+
 def load_model(folder, ctx=None):
     """Load a folder written by ``save_model`` as a ready ``Recommender``.
 
@@ -194,7 +306,7 @@ def load_model(folder, ctx=None):
     """
     folder = os.fspath(folder)
     if not os.path.isdir(folder):
-        raise ValueError(f'{folder}: no such model folder')
+        _restore_interrupted(folder)
     config = _read_json(os.path.join(folder, 'config.json'))
     if not isinstance(config, dict):
         raise ValueError(f'{os.path.join(folder, "config.json")}: expected a JSON object')
@@ -248,24 +360,48 @@ def load_model(folder, ctx=None):
     return Recommender(net, train, scaler, test=test, history=history, config=config)
 
 
+def _revision(folder):
+    """The ``revision`` in ``folder``'s config.json (None when unreadable or absent)."""
+    try:
+        with open(os.path.join(folder, 'config.json'), encoding='utf-8') as handle:
+            config = json.load(handle)
+    except (OSError, ValueError):
+        return None
+    return config.get('revision') if isinstance(config, dict) else None
+
+
 def add_users(folder, ratings, users=None, out=None, reg=None, method='auto', rec=None):
     """Fold new users into the model saved in ``folder`` and save it again.
 
-    The folder (or ``out``) is rewritten as a whole through ``save_model``: a
-    temporary folder renamed into place, so a crash leaves the old model intact.
-    ``rec``: the model already loaded from ``folder``, if the caller has it (not read
-    again; a ``reg='auto'`` weight it chose is reused). Other arguments as in
-    ``gluonrec.foldin.fold_in``.
+    The folder (or ``out``) is rewritten as a whole through ``save_model``, so a crash
+    leaves the old model or the new one. The read, the fold-in and the write happen
+    under the folder's lock, so saves from several processes take turns and none
+    drops a user another one added. ``rec``: the model already loaded from ``folder``,
+    if the caller has it; it is used only while the folder still holds the revision it
+    was loaded from, and otherwise (another process saved in between) the folder is
+    read again and the new users are folded into what it holds now. Other arguments
+    as in ``gluonrec.foldin.fold_in``.
 
     Returns
     -------
     (Recommender, numpy.ndarray)
         The extended model and the new users' raw ids.
     """
-    rec = load_model(folder) if rec is None else rec
-    before = len(rec.user_map)
-    bigger = fold_in(rec, ratings, users=users, reg=reg, method=method)
-    save_model(out or folder, bigger.net, bigger.train, bigger.scaler,
-               history=bigger.history, test=bigger.test, item_names=bigger.item_names,
-               extra=bigger.config.get('extra'))
+    paths = sorted({os.path.abspath(folder), _target(out or folder)})
+    with contextlib.ExitStack() as locks:
+        for path in paths:  # in one order, so two processes never wait on each other
+            locks.enter_context(folder_lock(path))
+        stale = rec is not None and (rec.config.get('revision') is None or
+                                     rec.config.get('revision') != _revision(folder))
+        if stale:
+            logger.warning('%s: changed since it was loaded (another process saved to it); '
+                           'adding to the model it holds now', folder)
+        if rec is None or stale:
+            rec = load_model(folder)
+        before = len(rec.user_map)
+        bigger = fold_in(rec, ratings, users=users, reg=reg, method=method)
+        save_model(out or folder, bigger.net, bigger.train, bigger.scaler,
+                   history=bigger.history, test=bigger.test, item_names=bigger.item_names,
+                   extra=bigger.config.get('extra'))
+    bigger.config['revision'] = _revision(out or folder)
     return bigger, bigger.user_map.raw_ids[before:]

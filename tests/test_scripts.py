@@ -463,3 +463,14 @@ def test_models_that_read_the_ratings_work_with_every_script(tmp_path, model):
     assert len(new['recommended']) == 10 and not {1, 2} & {r['item'] for r in new['recommended']}
     again = json.loads(inproc('recommend.py', 5000, '--model-dir', out, '--json').stdout)
     assert [r['item'] for r in again['recommended']] == [r['item'] for r in new['recommended']]
+
+
+@pytest.mark.parametrize('out', ['', ' '])
+def test_train_refuses_an_empty_out_and_keeps_the_current_folder(tiny_jester, tmp_path, out):
+    """--out '' used to print "model saved to " and replace the folder the user stood in."""
+    (tmp_path / 'main.py').write_text('print(1)')
+    proc = run('train_jester.py', '--ratings', tiny_jester / 'jester_ratings.dat',
+               '--epochs', 1, '--no-progress', '--out', out, cwd=tmp_path, check=False)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().endswith('is empty; give a folder name such as models/jester')
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['main.py']
