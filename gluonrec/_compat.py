@@ -18,4 +18,27 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess test
         "(CPU) or an mxnet-cuXXX==1.9.1 build for your CUDA (GPU); "
         f"import failed with: {exc}") from None
 
-__all__ = ['mx']
+__all__ = ['mx', 'error_line', 'write_ndarrays']
+
+
+def error_line(exc):
+    """The informative line of an exception whose text may be MXNet's C++ traceback
+    (never "Traceback (most recent call last):" or a stack frame)."""
+    lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
+    for line in lines:
+        if 'Check failed' in line or line.startswith(('MXNetError', 'AssertionError')):
+            return line
+    useful = [line for line in lines if not line.startswith(('Traceback', 'File ', '['))]
+    return (useful or lines or [type(exc).__name__])[-1]
+
+
+def write_ndarrays(path, write):
+    """Run ``write(path)``, an MXNet save (``nd.save``, ``save_parameters``), and read
+    the file back: MXNet does not report a write its buffered I/O lost when the file
+    was closed (a full disk). Either failure is an ``OSError`` naming ``path``."""
+    try:
+        write(path)
+        mx.nd.load(path)
+    except mx.base.MXNetError as exc:
+        raise OSError(f'{path}: cannot write it, the disk may be full '
+                      f'({error_line(exc)})') from None

@@ -47,6 +47,10 @@ def atomic_path(path):
     try:
         yield tmp
         os.replace(tmp, path)
+    except OSError as exc:
+        if exc.filename in (None, tmp):  # "[Errno 28] No space left on device": where?
+            raise OSError(exc.errno, exc.strerror, path) from None
+        raise
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)

@@ -4,12 +4,13 @@ import json
 import logging
 import os
 import sys
+import tempfile
 
 from .context import resolve_ctx
 from .data.download import data_home
 from .distributed import KVSTORE_NAMES
 from .models import model_names
-from .foldin import preferred_reg
+from .foldin import new_user_ids, preferred_reg
 from .persist import add_users, check_replaceable
 from .presets import preset
 from .recipe import train_model
@@ -46,6 +47,9 @@ def run_main(body, argv, prog):
     try:
         code = body(argv) or 0
         sys.stdout.flush()  # a closed pipe shows up here, not at interpreter exit
+    except KeyboardInterrupt:  # Ctrl-C: what shells and schedulers expect, no traceback
+        print(f'\n{prog}: interrupted', file=sys.stderr)
+        code = 130
     except BrokenPipeError:
         # The reader went away (``script | head``): nothing to report. As Python's docs
         # advise, point stdout at devnull so the exit does not fail again, and exit 1.
@@ -220,6 +224,9 @@ def train_and_save(ratings, args, extra=None):
           f'MAE {summary["baseline_mae"]:.4f}')
     print(f'Trained in {summary["seconds"]:.1f} s ({result.settings["engine"]} engine); '
           f'model saved to {args.out}')
+    if result.history.interrupted:  # saved, and still exit 130 as an interrupted command
+        print(f'Training was interrupted; --resume continues from {checkpoint_dir(args.out)}')
+        raise KeyboardInterrupt
     return summary
 
 
@@ -308,10 +315,24 @@ def read_ratings_arg(text, rec):
     return out
 
 
-def check_new_user_id(rec, save_as):
-    """``--save-as``: refuse an id the model already has, before anything is asked."""
-    if save_as is not None and rec.user_map.canonical(save_as) is not None:
+def check_new_user_id(rec, save_as, model_dir):
+    """``--save-as``: before anything is asked, refuse an id the model has or cannot
+    hold, and a model folder the save could not replace or write beside."""
+    if save_as is None:
+        return
+    if rec.user_map.canonical(save_as) is not None:
         raise ScriptError(f'--save-as: user {save_as!r} is already in the model')
+    try:
+        new_user_ids(rec, 1, [save_as])
+        check_replaceable(model_dir)
+    except ValueError as exc:
+        raise ScriptError(f'--save-as: {exc}') from None
+    parent = os.path.dirname(os.path.abspath(model_dir))
+    try:  # the save writes a new folder beside the old one: try that now
+        os.rmdir(tempfile.mkdtemp(dir=parent, prefix='.gluonrec-probe.'))
+    except OSError as exc:
+        raise ScriptError(f'--save-as: cannot save into {model_dir}: {parent} is not '
+                          f'writable ({exc.strerror})') from None
 
 
 def save_new_user(rec, model_dir, ratings, save_as):

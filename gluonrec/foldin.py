@@ -37,7 +37,8 @@ from .models.mf import MatrixFactorization
 from .models.nnmf import NonNegativeMF
 from .models.svdpp import SVDpp
 
-__all__ = ['fold_in', 'solve_users', 'choose_reg', 'preferred_reg', 'parse_ratings', 'gauge_items', 'METHODS']
+__all__ = ['fold_in', 'new_user_ids', 'solve_users', 'choose_reg', 'preferred_reg',
+           'parse_ratings', 'gauge_items', 'METHODS']
 
 METHODS = ('auto', 'closed_form', 'autograd')
 #: Added to every ridge system's diagonal, so reg=0 with fewer ratings than factors
@@ -47,8 +48,9 @@ _JITTER = 1e-8
 _CHUNK_ELEMENTS = 1 << 23
 
 
-def _new_ids(rec, count, users):
-    """Raw ids for ``count`` new users: the given ones, checked, or fresh ones."""
+def new_user_ids(rec, count, users=None):
+    """Raw ids for ``count`` new users of ``rec``: ``users`` checked (new, distinct, of
+    the model's id type; ``ValueError`` otherwise), or fresh ones."""
     user_map = rec.user_map
     integer = user_map.raw_ids.dtype.kind in 'iu'
     if users is None:
@@ -72,6 +74,9 @@ def _new_ids(rec, count, users):
         except (TypeError, ValueError):
             raise ValueError(f'users: this model has integer user ids; got {users!r}') \
                 from None
+        except OverflowError:
+            raise ValueError(f'users: this model has 64-bit integer user ids; {users!r} '
+                             'does not fit') from None
     else:
         ids = np.asarray([str(u) for u in ids], dtype=object)
     if len(set(ids.tolist())) != len(ids):
@@ -554,7 +559,7 @@ def solve_users(rec, ratings, users=None, reg=None, method='auto', skip_unknown=
         raise ValueError(f'reg must be a finite number >= 0, got {reg!r}')
     if labels is not None and users is None:
         users = labels
-    new_ids = _new_ids(rec, count, users)
+    new_ids = new_user_ids(rec, count, users)
     rows = _solve(rec, index, inner, rec.scaler.transform(values), count, reg, method)
     return (index, inner, values, count), new_ids, rows, reg
 

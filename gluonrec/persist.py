@@ -13,7 +13,7 @@ import zlib
 
 import numpy as np
 
-from ._compat import mx
+from ._compat import error_line, mx, write_ndarrays
 from ._version import __version__
 from ._io import exchange_paths, folder_lock, make_public, write_json
 from .data.ratings import IdMap, Ratings
@@ -39,27 +39,25 @@ def _raw_list(id_map):
             'ids': id_map.to_list()}
 
 
+_ID_TYPES = {'int': (int, np.int64), 'str': (str, object)}
+
+
 def _id_map(state, path):
+    """The IdMap saved in ids.json; each id must be of the declared type, exactly (an
+    int of the int64 range; 1.5 or "7" is refused, not converted)."""
     try:
         if not isinstance(state, dict) or not isinstance(state.get('ids'), list):
             raise ValueError('expected {"dtype": ..., "ids": [...]}')
-        dtype = np.int64 if state['dtype'] == 'int' else object
-        ids = np.asarray(state['ids'], dtype=dtype)
-        if ids.ndim != 1:
-            raise ValueError('ids must be a flat list')
-        return IdMap(ids)
+        if state.get('dtype') not in _ID_TYPES:
+            raise ValueError(f'dtype {state.get("dtype")!r}, expected "int" or "str"')
+        kind, dtype = _ID_TYPES[state['dtype']]
+        for n, raw in enumerate(state['ids']):
+            if type(raw) is not kind or (kind is int and not -2**63 <= raw < 2**63):
+                raise ValueError(f'id #{n} is {raw!r}, but the ids are declared '
+                                 f'"{state["dtype"]}"')
+        return IdMap(np.asarray(state['ids'], dtype=dtype))
     except (KeyError, TypeError, ValueError) as exc:
         raise ValueError(f'{path}: bad id map ({exc})') from None
-
-
-def _error_line(exc):
-    """The informative line of an exception whose text may be a C++ traceback."""
-    lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
-    for line in lines:
-        if 'Check failed' in line or line.startswith(('MXNetError', 'AssertionError')):
-            return line
-    useful = [line for line in lines if not line.startswith(('Traceback', 'File ', '['))]
-    return (useful or lines or [type(exc).__name__])[-1]
 
 
 def _is_model_folder(folder):
@@ -175,7 +173,7 @@ def _swap(staged, path):
 
 
 def _write_folder(folder, net, train, scaler, history, test, item_names, extra):
-    net.save_parameters(os.path.join(folder, 'model.params'))
+    write_ndarrays(os.path.join(folder, 'model.params'), net.save_parameters)
     write_json(os.path.join(folder, 'config.json'), {
         'format_version': FORMAT_VERSION, 'model': model_name_of(net),
         'kwargs': net.config, 'gluonrec_version': __version__,
@@ -344,7 +342,12 @@ def load_model(folder, ctx=None):
         net.load_parameters(params, ctx=ctx)
     except Exception as exc:  # MXNetError / AssertionError with multi-line texts
         raise ValueError(f'{params}: cannot load; corrupt, truncated or from another model '
-                         f'({_error_line(exc)})') from None
+                         f'({error_line(exc)})') from None
+    try:
+        net.check_loaded()
+    except ValueError as exc:
+        raise ValueError(f'{params}: does not hold a {config["model"]} model, as config.json '
+                         f'says ({exc})') from None
     names_path = os.path.join(folder, 'items.json')
     item_names = _item_names(names_path) if os.path.isfile(names_path) else {}
     ratings = {'user_map': user_map, 'item_map': item_map, 'scale': tuple(config['scale']),

@@ -112,7 +112,7 @@ def _jokes(text, rec):
 def body(argv):
     args = build_parser().parse_args(argv)
     rec = load_model(args.model_dir)
-    check_new_user_id(rec, args.save_as)
+    check_new_user_id(rec, args.save_as, args.model_dir)
     # With --json, stdout carries the JSON alone; the dialogue goes to stderr.
     out = sys.stderr if args.json else sys.stdout
     if args.ratings is not None:

@@ -43,7 +43,7 @@ def _new_user(rec, args):
     """Fold the --ratings user in (and save them with --save-as): (view, raw id)."""
     if args.user_id is not None:
         raise ScriptError('give a USER_ID or --ratings, not both')
-    check_new_user_id(rec, args.save_as)
+    check_new_user_id(rec, args.save_as, args.model_dir)
     ratings = read_ratings_arg(args.ratings, rec)
     if args.save_as is not None:
         return save_new_user(rec, args.model_dir, ratings, args.save_as)

@@ -191,6 +191,18 @@ def _gzip_corrupt_in_the_middle(path):
     (lambda p: p.write_text('1.0\t\t5\t\t3\n'), ValueError, "user id '1.0' is not an integer"),
     (lambda p: p.write_text('NA\t\t5\t\t3\n'), ValueError, "user id 'NA' is not an integer"),
     (lambda p: p.write_text('True\t\t5\t\t3\n'), ValueError, "user id 'True' is not an integer"),
+    # These used to be merged into user 7 (07, +7) or stored as -1 (2^64 - 1) silently,
+    # or refused without a line number (beyond 2^64).
+    (lambda p: p.write_text('7\t\t5\t\t3\n07\t\t6\t\t3\n'), ValueError,
+     "line 2: user id '07' is not written as a plain integer"),
+    (lambda p: p.write_text('7\t\t5\t\t3\n8\t\t+6\t\t3\n'), ValueError,
+     "line 2: item id '\\+6' is not written as a plain integer"),
+    (lambda p: p.write_text('7\t\t5\t\t3\n18446744073709551615\t\t5\t\t3\n'), ValueError,
+     "line 2: user id '18446744073709551615' lies outside the 64-bit integer range"),
+    (lambda p: p.write_text('7\t\t5\t\t3\n9223372036854775808\t\t5\t\t3\n'), ValueError,
+     "line 2: user id '9223372036854775808' lies outside the 64-bit"),
+    (lambda p: p.write_text('7\t\t5\t\t3\n184467440737095516150\t\t5\t\t3\n'), ValueError,
+     "line 2: user id '184467440737095516150' lies outside the 64-bit"),
 ])
 def test_jester_odd_files_are_refused_by_name(tmp_path, make, error, message):
     path = tmp_path / 'jester_ratings.dat'
@@ -234,6 +246,24 @@ def test_duplicate_policies_and_no_twin_across_a_split(tmp_path):
     with pytest.raises(ValueError, match='row 0 and row 1 both rate user 1, item 5'):
         load_triples(frame)
     assert len(load_triples(frame, duplicates='mean')) == 2
+
+
+def test_plain_ids_at_the_ends_of_int64_and_signed_ratings_are_read(tmp_path):
+    path = tmp_path / 'jester_ratings.dat'
+    path.write_text('9223372036854775807\t\t5\t\t+3\n-9223372036854775808\t\t0\t\t-0.5\n'
+                    '0\t\t5\t\t0.25\n')
+    r = load_jester(path)
+    assert r.user_map.raw_ids.tolist() == [-2 ** 63, 0, 2 ** 63 - 1]
+    assert sorted(r.rating.tolist()) == [-0.5, 0.25, 3.0]
+
+
+def test_ids_beyond_int64_stay_text_where_ids_may_be_text(tmp_path):
+    path = tmp_path / 't.csv'
+    path.write_text('1,10,3\n18446744073709551615,11,4\n')
+    assert load_triples(path).user_map.raw_ids.tolist() == ['1', '18446744073709551615']
+    big = np.array([1, 2 ** 64 - 1], dtype=np.uint64)
+    with pytest.raises(ValueError, match='row 1: user id 18446744073709551615 lies outside'):
+        load_triples(pd.DataFrame({'user': big, 'item': [1, 2], 'rating': [1, 2]}))
 
 
 def test_triples_ids_are_read_as_written(tmp_path):

@@ -3,6 +3,7 @@ the choice between engines and their fallbacks, and the build cache."""
 import json
 import logging
 import os
+import shutil
 import subprocess
 import sys
 
@@ -375,3 +376,50 @@ def test_the_recipe_picks_an_engine_and_its_presets(monkeypatch, small_ratings):
     with pytest.raises(ValueError, match="engine='fused' cannot train here: optimizer 'adam'"):
         train_model(small_ratings, model='mf', optimizer='adam', epochs=1, ctx='cpu',
                     engine='fused')
+
+
+@needs_build
+@pytest.mark.slow
+def test_a_truncated_cached_library_is_rebuilt_not_loaded(tmp_path):
+    """It used to be loaded: a bus error (exit 135), nothing printed, never rebuilt. A
+    build killed mid-way (kill -9) left its *.tmp file behind for good, too."""
+    cache = tmp_path / 'cache'
+    cache.mkdir()
+    good = native.build()  # this process's library and its record, copied
+    path = native.library_path(str(cache))
+    with open(good, 'rb') as handle:
+        data = handle.read()
+    with open(path, 'wb') as out:
+        out.write(data[:len(data) // 3])
+    shutil.copy(good + '.sha256', path + '.sha256')
+    stale = cache / (os.path.basename(path) + '.4242.tmp')
+    stale.write_text('half a library')
+    code = ('import logging; logging.basicConfig(level=logging.INFO)\n'
+            'import sys; from gluonrec.train import native; native.load(sys.argv[1])\n'
+            'import mxnet as mx; print("LOADED", hasattr(mx.nd, native.OP_NAME))\n')
+    done = subprocess.run([sys.executable, '-c', code, str(cache)], capture_output=True,
+                          text=True, cwd=REPO, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert 'LOADED True' in done.stdout
+    assert 'not the library its build wrote (truncated or changed); rebuilding' in done.stderr
+    assert os.path.getsize(path) == len(data) and not stale.exists()
+
+
+def test_an_unwritable_engine_cache_falls_back_to_the_generic_engine(tmp_path):
+    """engine='auto' used to exit 2 when the cache folder could not be created."""
+    blocker = tmp_path / 'a-file'
+    blocker.write_text('x')
+    cache = blocker / 'cache'  # cannot be created, even by root
+    with pytest.raises(native.BuildError, match=f'cannot use the engine cache {cache}'):
+        native.build(str(cache))
+    env = dict(os.environ, GLUONREC_CACHE=str(cache), GLUONREC_ENGINE='auto')
+    code = ('import logging; logging.basicConfig(level=logging.INFO)\n'
+            'import gluonrec as gr\n'
+            'r = gr.load_dataset("synthetic")\n'
+            'res = gr.train_model(r, model="biased_mf", epochs=1, ctx="cpu")\n'
+            'print("ENGINE", res.settings["engine"])\n')
+    done = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
+                          env=env, cwd=REPO, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert 'ENGINE generic' in done.stdout
+    assert f'the fused one cannot (cannot use the engine cache {cache}' in done.stderr

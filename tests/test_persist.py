@@ -91,6 +91,14 @@ def _halve(path):
         out.write(data[:len(data) // 2])
 
 
+def _edit_json(path, change):
+    with open(path) as handle:
+        data = json.load(handle)
+    change(data)
+    with open(path, 'w') as out:
+        json.dump(data, out)
+
+
 def _write(text):
     def change(path):
         with open(path, 'w') as out:
@@ -106,6 +114,12 @@ def _write(text):
     ('ids.json', _write('[1, 2]'), 'ids.json: bad id map'),
     ('ids.json', _write('{"users": {"dtype": "int", "ids": 5}, "items": {}}'),
      'ids.json: bad id map'),
+    ('ids.json', lambda p: _edit_json(p, lambda d: d['users']['ids'].__setitem__(0, 1.5)),
+     r'ids.json: bad id map \(id #0 is 1.5, but the ids are declared "int"\)'),
+    ('ids.json', lambda p: _edit_json(p, lambda d: d['users']['ids'].__setitem__(0, '7')),
+     "ids.json: bad id map \\(id #0 is '7', but the ids are declared \"int\"\\)"),
+    ('config.json', lambda p: _edit_json(p, lambda d: d.__setitem__('model', 'nnmf')),
+     'model.params: does not hold a nnmf model, as config.json says .*negative factors'),
     ('config.json', _write('[]'), 'config.json: expected a JSON object'),
     ('scaler.json', _write('{"low": 1}'), "scaler.json: bad scaler \\(missing 'high'\\)"),
     ('items.json', _write('[1]'), r'items.json: expected a list of \[item id, name\] pairs'),

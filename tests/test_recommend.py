@@ -64,6 +64,19 @@ def test_unknown_user(rec):
     assert len(recommend(rec, 'stranger', n=3, fallback='bias')) == 3
 
 
+@pytest.mark.parametrize('huge', ['99999999999999999999', 2 ** 64 - 1, 2 ** 70, 1.5, '1.5'])
+def test_ids_no_int64_holds_are_unknown_not_an_overflow(rec, huge):
+    """Ids of 2^63 and beyond used to raise OverflowError (and 1.5 found user 1)."""
+    assert rec.user_map.canonical(huge) is None
+    assert not rec.user_map.contains(huge).any()
+    with pytest.raises(KeyError, match='unknown user'):
+        recommend(rec, huge)
+    with pytest.raises(KeyError, match='unknown'):
+        rec.user_map.to_inner(huge, 'user')
+    with pytest.raises(ValueError, match='does not fit'):
+        rec.fold_in({rec.item_map.to_raw(0): 3.0}, users=[2 ** 64], reg=0.1)
+
+
 def test_top_n_pads_exhausted_rows():
     top, scores = top_n(np.array([[1.0, -np.inf, 3.0]]), 3)
     assert top.tolist() == [[2, 0, -1]]

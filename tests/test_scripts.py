@@ -474,3 +474,72 @@ def test_train_refuses_an_empty_out_and_keeps_the_current_folder(tiny_jester, tm
     assert proc.returncode == 2
     assert proc.stderr.strip().endswith('is empty; give a folder name such as models/jester')
     assert sorted(p.name for p in tmp_path.iterdir()) == ['main.py']
+
+
+def test_ids_beyond_int64_are_unknown_ids_in_the_scripts(trained_jester):
+    """recommend.py 99999999999999999999, similar_items.py and --save-as used to end in
+    an OverflowError traceback."""
+    work, _ = trained_jester
+    huge = '99999999999999999999'
+    model = ('--model-dir', work / 'model')
+    bad = inproc('recommend.py', huge, *model, check=False)
+    assert bad.returncode == 2 and f"unknown user '{huge}'" in bad.stderr
+    bad = inproc('similar_items.py', huge, *model, check=False)
+    assert bad.returncode == 2 and f"unknown joke id '{huge}'" in bad.stderr
+    bad = rate_here(work, '--save-as', huge, stdin='5\n', check=False)
+    assert bad.returncode == 2 and 'does not fit' in bad.stderr
+    assert _asked(bad.stdout) == []  # refused before a rating was typed
+
+
+def test_rate_jokes_refuses_an_unwritable_save_target_before_asking(trained_jester,
+                                                                   monkeypatch):
+    """A read-only model folder used to be found only after the ratings were typed."""
+    import errno
+    from gluonrec import cli
+
+    def read_only(**kwargs):
+        raise OSError(errno.EROFS, 'Read-only file system')
+    monkeypatch.setattr(cli.tempfile, 'mkdtemp', read_only)
+    work, _ = trained_jester
+    bad = rate_here(work, '--save-as', 424242, stdin='5\n', check=False)
+    assert bad.returncode == 2 and 'is not writable (Read-only file system)' in bad.stderr
+    assert _asked(bad.stdout) == []
+
+
+def test_ctrl_c_at_the_rate_jokes_prompt_exits_130_without_a_traceback(trained_jester):
+    import signal
+    work, _ = trained_jester
+    proc = subprocess.Popen([sys.executable, os.path.join(SCRIPTS, 'rate_jokes.py'),
+                             '--model-dir', str(work / 'model')], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            cwd=work)
+    shown = ''
+    while not shown.endswith('q to stop): '):  # the prompt is flushed without a newline
+        char = proc.stdout.read(1)
+        assert char, proc.stderr.read()
+        shown += char
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130
+    assert 'Traceback' not in err and 'rate_jokes.py: interrupted' in err
+
+
+def test_ctrl_c_during_training_saves_and_exits_130(tiny_jester, tmp_path):
+    """It used to exit 0, which tells a shell or a scheduler that the job succeeded."""
+    import signal
+    proc = subprocess.Popen([sys.executable, os.path.join(SCRIPTS, 'train_jester.py'),
+                             '--ratings', str(tiny_jester / 'jester_ratings.dat'),
+                             '--engine', 'generic', '--batch-size', '1', '--epochs', '500',
+                             '--patience', '0', '--no-progress', '--log-interval', '100000',
+                             '--out', str(tmp_path / 'model')],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            cwd=tmp_path, env=dict(os.environ, PYTHONUNBUFFERED='1'))
+    for line in proc.stdout:  # wait for the first epoch to end
+        if line.startswith('Epoch 1 /'):
+            break
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 130, err
+    assert 'Traceback' not in err and 'model saved to' in out
+    assert 'Training was interrupted; --resume continues from' in out
+    assert (tmp_path / 'model' / 'config.json').exists()

@@ -68,6 +68,8 @@ def test_predict_scale_fallback_and_arrays(frame):
     pred = est.predict(X.to_numpy())
     assert pred.shape == (len(X),) and (pred >= 1).all() and (pred <= 5).all()
     unknown = est.predict(np.array([[99999, 1], [1, 99999]]))
+    huge = est.predict(np.array([[2 ** 64 - 1, 1]], dtype=np.uint64))  # was OverflowError
+    assert np.isfinite(huge).all()
     mu, bu, bi = est.recommender_.net.biases()
     assert np.isfinite(unknown).all()
     strict = clone(est).set_params(unknown='error').fit(X, y)

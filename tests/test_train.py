@@ -208,6 +208,71 @@ def test_corrupt_checkpoint_is_a_clear_error(planted, tmp_path):
             resume=True)
 
 
+def test_corrupt_optimizer_state_and_foreign_paths_are_one_line_errors(planted, tmp_path):
+    """A corrupt optimizer-*.nd used to end in an MXNetError traceback on --resume, and
+    "params": "../../../etc/passwd" was read from outside the checkpoint folder."""
+    net, scaler, it, val = _setup(planted, 'mf')
+    folder = tmp_path / 'ckpt'
+    fit(net, it, val, epochs=1, scaler=scaler, ctx='cpu', log_interval=None,
+        checkpoint_dir=str(folder))
+    state = json.loads((folder / CHECKPOINT_FILE).read_text())
+    states = folder / state['states']
+    states.write_bytes(states.read_bytes()[:60])
+    with pytest.raises(ValueError, match=re.escape(str(states)) +
+                       ': cannot load the optimizer state; corrupt or truncated'):
+        fit(net, it, val, epochs=2, scaler=scaler, ctx='cpu', checkpoint_dir=str(folder),
+            resume=True)
+    (tmp_path / 'secret.params').write_bytes((folder / state['params']).read_bytes())
+    (folder / CHECKPOINT_FILE).write_text(json.dumps(dict(state, params='../secret.params')))
+    with pytest.raises(ValueError, match="names '../secret.params' as its params, which is "
+                                         'not a file a checkpoint writes'):
+        fit(net, it, val, epochs=2, scaler=scaler, ctx='cpu', checkpoint_dir=str(folder),
+            resume=True)
+
+
+def test_a_full_disk_while_checkpointing_is_one_line_naming_the_file(planted, tmp_path,
+                                                                     monkeypatch):
+    """It used to be an MXNetError traceback. MXNet writes to /dev/full here, which
+    fails as a full disk does (ENOSPC), and the checkpoint before it stays usable."""
+    import contextlib
+    from gluonrec.train import checkpoint
+    net, scaler, it, val = _setup(planted, 'mf')
+    folder = tmp_path / 'ckpt'
+    fit(net, it, val, epochs=1, scaler=scaler, ctx='cpu', log_interval=None,
+        checkpoint_dir=str(folder))
+    before = (folder / CHECKPOINT_FILE).read_text()
+
+    @contextlib.contextmanager
+    def full(path):
+        yield '/dev/full'
+    monkeypatch.setattr(checkpoint, 'atomic_path', full)
+    with pytest.raises(OSError, match=r'ckpt/params-0002-000000\.params: cannot write it, the '
+                                      r'disk may be full \(MXNetError: .*\); the previous '
+                                      r'checkpoint is kept$'):
+        fit(net, it, val, epochs=2, scaler=scaler, ctx='cpu', checkpoint_dir=str(folder),
+            resume=True, log_interval=None)
+    assert (folder / CHECKPOINT_FILE).read_text() == before
+
+
+def test_a_full_disk_names_the_file_python_was_writing(tmp_path, monkeypatch):
+    """Errno 28 from a write names no file; atomic writes say which one they were."""
+    from gluonrec._io import write_text
+    target = tmp_path / 'history.json'
+    real_open = open
+
+    def full_disk_open(path, *args, **kwargs):
+        handle = real_open(path, *args, **kwargs)
+        if str(path).endswith('.tmp'):
+            handle.close()
+            return real_open('/dev/full', 'w')
+        return handle
+    monkeypatch.setattr('builtins.open', full_disk_open)
+    with pytest.raises(OSError, match=re.escape(f"No space left on device: '{target}'")):
+        write_text(target, 'x' * 100000)
+    monkeypatch.undo()
+    assert not target.exists() and not list(tmp_path.iterdir())
+
+
 def test_early_stopping_restores_best(planted, tmp_path):
     net, scaler, it, val = _setup(planted, 'mf', num_factors=16)
     history = fit(net, it, val, epochs=60, optimizer='adam', learning_rate=0.05,

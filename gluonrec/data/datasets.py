@@ -88,10 +88,9 @@ def _check_line(fields, table, scale):
         if not value:
             return f'empty {key} id'
         if table.integer_ids:
-            try:
-                int(value)
-            except ValueError:
-                return f'{key} id {value!r} is not an integer'
+            problem = _integer_id_problem(value)
+            if problem:
+                return f'{key} id {value!r} {problem}'
     text = fields[table.cols['rating']].strip()
     try:
         rating = float(text)
@@ -146,7 +145,7 @@ def _columns_ok(columns, table, scale):
         return False
     for key in ('user', 'item'):
         ids = columns[key]
-        if ids.isna().any() or (table.integer_ids and ids.dtype.kind not in 'iu'):
+        if ids.isna().any() or (table.integer_ids and ids.dtype.kind != 'i'):  # 'u': > 2^63
             return False
     if 'timestamp' in columns and columns['timestamp'].dtype.kind not in 'iu':
         return False
@@ -170,6 +169,9 @@ def _load_table(path, table, scale, name, on_bad_lines='error', item_names=None,
         ok = _columns_ok(columns, table, scale)
     except (ValueError, pd.errors.ParserError):
         ok = False
+    if ok and table.integer_ids and _maybe_noncanonical(text, table):
+        # pandas reads "07" and "+7" as 7: such files take the line checks, which refuse them
+        ok = not _bad_lines(path, text, table, scale)
     if not ok:
         bad = _bad_lines(path, text, table, scale)
         if not bad:  # the fast parser disagreed with the line checks: say so plainly
@@ -204,17 +206,41 @@ def _load_table(path, table, scale, name, on_bad_lines='error', item_names=None,
                             item_names=item_names)
 
 
-_CANONICAL_INT = re.compile(r'^(0|-?[1-9][0-9]{0,17})$')
+_CANONICAL_INT = re.compile(r'^(0|-?[1-9][0-9]*)$')
+INT64_RANGE = (-(1 << 63), (1 << 63) - 1)
 DUPLICATES = ('error', 'last', 'mean')
 
 
+def _integer_id_problem(text):
+    """Why ``text`` is not an integer id as gluonrec keeps them, or None: a plain
+    integer ("7"; not "07" or "+7", which would merge with 7) in the int64 range."""
+    try:
+        value = int(text)
+    except ValueError:
+        return 'is not an integer'
+    if not _CANONICAL_INT.match(text):
+        return 'is not written as a plain integer (a leading zero or sign would merge it ' \
+               f'with id {value})'
+    if not INT64_RANGE[0] <= value <= INT64_RANGE[1]:
+        return 'lies outside the 64-bit integer range of ids'
+    return None
+
+
+def _maybe_noncanonical(text, table):
+    """Whether some field of ``text`` starts with "+" or a leading zero (a cheap scan that
+    may also hit a rating such as "+3"; the line checks then decide)."""
+    sep = _UNIT_SEP if len(table.sep) > 1 else table.sep
+    return re.search(rf'(?:^|{re.escape(sep)})[ \t]*(?:\+|-?0[0-9])', text, re.M) is not None
+
+
 def _exact_ids(values):
-    """Integer ids as int64; text ids that are all canonical integers ("7", not "07",
-    "7.0" or "+7") as int64 too; any other text unchanged."""
+    """Integer ids as int64; text ids that are all plain integers in the int64 range
+    ("7", not "07", "7.0", "+7" or 2^64) as int64 too; any other text unchanged."""
     if values.dtype.kind in 'iu':
         return values.astype(np.int64)
     text = values.astype(str)
-    if all(_CANONICAL_INT.match(v) for v in pd.unique(text)):
+    if all(_CANONICAL_INT.match(v) and INT64_RANGE[0] <= int(v) <= INT64_RANGE[1]
+           for v in pd.unique(text)):
         return text.astype(np.int64)
     return text.astype(object)
 
@@ -546,7 +572,13 @@ def _frame_ids(column, key):
             bad = np.flatnonzero(~whole)[0]
             raise ValueError(f'DataFrame row {column.index[bad]!r}: {key} id {values[bad]!r} '
                              'is not an integer')
-        return values.astype(np.int64)
-    if values.dtype.kind in 'iu':
+    if values.dtype.kind in 'fu':
+        outside = (values < INT64_RANGE[0]) | (values >= 2.0 ** 63) if values.dtype.kind == 'f' \
+            else values > INT64_RANGE[1]
+        if outside.any():
+            bad = np.flatnonzero(outside)[0]
+            raise ValueError(f'DataFrame row {column.index[bad]!r}: {key} id {values[bad]!r} '
+                             'lies outside the 64-bit integer range of ids')
+    if values.dtype.kind in 'iuf':
         return values.astype(np.int64)
     return np.asarray([v if isinstance(v, str) else str(v) for v in values], dtype=object)

@@ -27,13 +27,20 @@ class IdMap:
         return len(self.raw_ids)
 
     def _coerce(self, raw):
-        # Users type "9" on a command line for an id stored as the integer 9.
-        if self.raw_ids.dtype.kind in 'iu':
-            try:
-                return np.asarray(raw).astype(np.int64)
-            except (TypeError, ValueError):
-                return np.asarray(raw, dtype=object)
-        return np.asarray(raw).astype(str).astype(object)
+        # Users type "9" on a command line for an id stored as the integer 9. What is no
+        # int64 (2^63 and beyond, 1.5, "x") is returned as objects, which match no id.
+        values = np.asarray(raw)
+        if self.raw_ids.dtype.kind not in 'iu':
+            return values.astype(str).astype(object)
+        if values.dtype.kind == 'u' and (values > np.iinfo(np.int64).max).any():
+            return values.astype(object)
+        try:
+            ints = values.astype(np.int64)
+        except (TypeError, ValueError, OverflowError):
+            return np.asarray(raw, dtype=object)
+        if values.dtype.kind == 'f' and not (ints == values).all():
+            return values.astype(object)
+        return ints
 
     def contains(self, raw):
         """Boolean mask: which of the raw ids ``raw`` are known."""

@@ -174,6 +174,11 @@ class RecModel(gluon.HybridBlock):
         """Project parameters back onto the feasible set after an update (no-op here;
         a subclass that overrides it sets ``constrained = True``)."""
 
+    def check_loaded(self):
+        """Raise ``ValueError`` when the parameters just loaded break what this model
+        keeps true (``load_model`` calls it; MXNet has already checked their names and
+        shapes). Nothing to check here; a model with constraints overrides it."""
+
     def biases(self):
         """(global bias, user biases (num_users,), item biases (num_items,)) as numpy,
         or None for a model without biases (the fallback predictions then use means)."""

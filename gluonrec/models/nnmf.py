@@ -1,5 +1,6 @@
 """Non-negative matrix factorisation by projected gradient steps."""
 from .._compat import mx
+from .base import table
 from .biased import BiasedMF
 
 __all__ = ['NonNegativeMF']
@@ -51,6 +52,19 @@ class NonNegativeMF(BiasedMF):
         for block in (self.user_embedding, self.item_embedding):
             for weight in block.weight.list_data():
                 mx.nd.relu(weight, out=weight)
+
+    def check_loaded(self):
+        """Factors >= 0, and biases at 0 unless ``use_bias``: what training keeps true
+        (a biased_mf model relabelled nnmf would otherwise load silently)."""
+        for block in (self.user_embedding, self.item_embedding):
+            low = float(table(block).min().asscalar())
+            if low < 0:
+                raise ValueError(f'{block.weight.name} has negative factors (min {low:g}); '
+                                 'non-negative MF never trains any')
+        if not self.use_bias:
+            for param in (self.user_bias.weight, self.item_bias.weight, self.global_bias):
+                if float(param.data().abs().max().asscalar()) != 0:
+                    raise ValueError(f'{param.name} is not 0 but use_bias is false')
 
     def biases(self):
         return super().biases() if self.use_bias else None

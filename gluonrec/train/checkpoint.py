@@ -8,7 +8,7 @@ import json
 import os
 import re
 
-from .._compat import mx
+from .._compat import error_line, mx, write_ndarrays
 from .._io import atomic_path, write_json
 
 __all__ = ['Checkpoints', 'CHECKPOINT_FILE', 'load_params', 'optimizer_arrays',
@@ -68,8 +68,7 @@ def load_params(net, path, ctxs):
     try:
         net.load_parameters(path, ctx=ctxs)
     except Exception as exc:  # MXNet raises MXNetError/AssertionError with long texts
-        raise ValueError(f'{path}: cannot load parameters: {str(exc).splitlines()[0]}') \
-            from None
+        raise ValueError(f'{path}: cannot load parameters: {error_line(exc)}') from None
 
 
 class Checkpoints:
@@ -110,6 +109,9 @@ class Checkpoints:
             raise ValueError(f'{path}: corrupt checkpoint ({exc!r})') from None
         for key in ('params', 'states', 'best_params'):
             name = state.get(key)
+            if name and not (isinstance(name, str) and _OWN_FILE.fullmatch(name)):
+                raise ValueError(f'{path}: names {name!r} as its {key}, which is not a file '
+                                 'a checkpoint writes; refusing to read it')
             if name and not os.path.isfile(self.path(name)):
                 raise ValueError(f'{path}: names {name}, which is missing')
         self.best = state.get('best_params')
@@ -118,7 +120,12 @@ class Checkpoints:
     def restore(self, net, engine, state, ctxs):
         """Load the parameters and the engine's optimizer state that ``state`` names."""
         load_params(net, self.path(state['params']), ctxs)
-        arrays = mx.nd.load(self.path(state['states']))
+        path = self.path(state['states'])
+        try:
+            arrays = mx.nd.load(path)
+        except mx.base.MXNetError as exc:
+            raise ValueError(f'{path}: cannot load the optimizer state; corrupt or '
+                             f'truncated ({error_line(exc)})') from None
         engine.restore_optimizer(arrays, state['optimizer'])
 
     def restore_best(self, net, ctxs):
@@ -127,19 +134,27 @@ class Checkpoints:
         if state and state.get('best_params'):
             load_params(net, self.path(state['best_params']), ctxs)
 
+    def _write(self, name, write):
+        """``write(path)`` to file ``name`` atomically and checked (``write_ndarrays``:
+        a full disk is an ``OSError`` naming the file, not MXNet's traceback)."""
+        path = self.path(name)
+        with atomic_path(path) as tmp:
+            try:
+                write_ndarrays(tmp, write)
+            except OSError as exc:
+                raise OSError(f'{path}: {str(exc).split(": ", 1)[1]}; the previous '
+                              'checkpoint is kept') from None
+
     def save(self, net, engine, state, best_changed):
         """Write parameters, optimizer state and, last, ``checkpoint.json``."""
         tag = f"{state['epoch']:04d}-{state['batch']:06d}"
         params, states = f'params-{tag}.params', f'optimizer-{tag}.nd'
-        with atomic_path(self.path(params)) as tmp:
-            net.save_parameters(tmp)
+        self._write(params, net.save_parameters)
         arrays, meta = engine.optimizer_state()
-        with atomic_path(self.path(states)) as tmp:
-            mx.nd.save(tmp, arrays)
+        self._write(states, lambda tmp: mx.nd.save(tmp, arrays))
         if best_changed:
             best = f'best-{tag}.params'
-            with atomic_path(self.path(best)) as tmp:
-                net.save_parameters(tmp)
+            self._write(best, net.save_parameters)
             self.best = best
         state['best_params'] = self.best
         state.update(params=params, states=states, optimizer=meta)

@@ -13,10 +13,12 @@ class History(list):
 
     ``params_epoch``: set by ``fit``, the epoch whose parameters the model holds when it
     returns (the best one when early stopping restored it, else the last), or None when
-    training stopped in the middle of an epoch.
+    training stopped in the middle of an epoch. ``interrupted``: set by ``fit``, True
+    when a Ctrl-C ended training.
     """
 
     params_epoch = None
+    interrupted = False
 
     def to_json(self, path=None):
         text = json.dumps(list(self), indent=2)

@@ -328,6 +328,7 @@ def _finish(run):
         else:
             run.best.restore(run.net)
         run.history.params_epoch = run.history.best()['epoch']
+    run.history.interrupted = run.interrupted
     if run.interrupted:
         logger.warning('training interrupted; returning the history so far')
 

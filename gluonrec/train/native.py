@@ -8,7 +8,9 @@ file name holds a digest of everything the binary depends on: the source, both l
 files, the mxnet version, the compiler's version, the flags and the CPU (the build uses
 ``-march=native``), so a change to any of them builds a new library. Builds run under a
 file lock and are renamed into place when complete, so processes building at once are
-safe and a crash leaves no half-written library behind.
+safe and a crash leaves no half-written library behind; the size and SHA-256 of each
+library are recorded beside it (``NAME.so.sha256``) and checked before every load, so a
+library truncated or damaged later is rebuilt instead of crashing the process.
 """
 import hashlib
 import logging
@@ -18,7 +20,8 @@ import shutil
 import subprocess
 import time
 
-from .._compat import mx
+from .._compat import error_line, mx
+from .._io import write_text
 
 __all__ = ['BuildError', 'OP_NAME', 'SOURCE', 'FLAGS', 'cache_dir', 'library_path', 'build',
            'load']
@@ -106,34 +109,79 @@ def _locked(folder):
     return handle
 
 
+def _sha256(path):
+    digest = hashlib.sha256()
+    with open(path, 'rb') as handle:
+        for block in iter(lambda: handle.read(1 << 20), b''):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _record(path):
+    """Where the size and SHA-256 of the library at ``path`` are kept from its build."""
+    return path + '.sha256'
+
+
+def _intact(path):
+    """True when the library at ``path`` is byte for byte what its build wrote (a
+    truncated or damaged one would crash the process when loaded: a bus error)."""
+    try:
+        with open(_record(path), encoding='utf-8') as handle:
+            size, digest = handle.read().split()
+        return os.path.getsize(path) == int(size) and _sha256(path) == digest
+    except (OSError, ValueError):
+        return False
+
+
 def build(folder=None):
-    """Compile the library unless the cache has it; returns its path."""
+    """Compile the library unless the cache holds it intact; returns its path.
+
+    A cached library whose size or SHA-256 differs from what its build recorded (or
+    without that record) is rebuilt, with one log line. Any failure to create, lock or
+    write the cache folder is a ``BuildError`` naming it, so ``engine='auto'`` falls back.
+    """
     folder = folder or cache_dir()
     path = library_path(folder)
-    if os.path.isfile(path):
+    if _intact(path):
         return path
-    os.makedirs(folder, exist_ok=True)
     include, _, lib_source = _mxnet_files()
     cxx, _ = _compiler()
-    with _locked(folder):
-        if os.path.isfile(path):  # another process built it while we waited
-            return path
-        tmp = f'{path}.{os.getpid()}.tmp'
-        command = [cxx, *FLAGS, '-I', include, SOURCE, lib_source, '-o', tmp]
-        tic = time.time()
-        logger.info('building the fused training engine (once): %s', ' '.join(command))
-        try:
-            done = subprocess.run(command, capture_output=True, text=True, timeout=600)
-        except (OSError, subprocess.SubprocessError) as exc:
-            raise BuildError(f'compiling {SOURCE} failed: {exc}') from None
-        if done.returncode != 0:
-            if os.path.exists(tmp):
-                os.remove(tmp)
-            first = (done.stderr.strip().splitlines() or ['no output'])[0]
-            raise BuildError(f'compiling {SOURCE} failed (exit {done.returncode}): {first}')
-        os.replace(tmp, path)
-        logger.info('built %s in %.1f s', path, time.time() - tic)
+    try:
+        os.makedirs(folder, exist_ok=True)
+        with _locked(folder):
+            if _intact(path):  # another process built it while we waited
+                return path
+            if os.path.exists(path):
+                logger.warning('%s: not the library its build wrote (truncated or changed); '
+                               'rebuilding it', path)
+            for name in os.listdir(folder):  # left by a build killed mid-way: we hold the lock
+                if name.startswith('fused_mf-') and name.endswith('.tmp'):
+                    os.remove(os.path.join(folder, name))
+            _compile(cxx, include, lib_source, path)
+    except OSError as exc:
+        raise BuildError(f'cannot use the engine cache {folder}: '
+                         f'{exc.strerror or exc}') from None
     return path
+
+
+def _compile(cxx, include, lib_source, path):
+    """Compile into a temporary file, record its size and digest, rename it to ``path``."""
+    tmp = f'{path}.{os.getpid()}.tmp'
+    command = [cxx, *FLAGS, '-I', include, SOURCE, lib_source, '-o', tmp]
+    tic = time.time()
+    logger.info('building the fused training engine (once): %s', ' '.join(command))
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise BuildError(f'compiling {SOURCE} failed: {exc}') from None
+    if done.returncode != 0:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        first = (done.stderr.strip().splitlines() or ['no output'])[0]
+        raise BuildError(f'compiling {SOURCE} failed (exit {done.returncode}): {first}')
+    write_text(_record(path), f'{os.path.getsize(tmp)} {_sha256(tmp)}\n')
+    os.replace(tmp, path)
+    logger.info('built %s in %.1f s', path, time.time() - tic)
 
 
 def load(folder=None):
@@ -148,6 +196,6 @@ def load(folder=None):
     try:
         mx.library.load(path, verbose=False)
     except Exception as exc:  # MXNetError with MXNet's accumulated messages
-        raise BuildError(f'cannot load {path}: {str(exc).strip().splitlines()[0]}') from None
+        raise BuildError(f'cannot load {path}: {error_line(exc)}') from None
     if not hasattr(mx.nd, OP_NAME):
         raise BuildError(f'{path} loaded but did not register {OP_NAME}')
