@@ -14,7 +14,7 @@ from .foldin import new_user_ids, preferred_reg
 from .persist import add_users, check_replaceable
 from .presets import preset
 from .recipe import train_model
-from .train import plot_history
+from .train import check_plot_path, plot_history
 from .train.engine import CHOICES
 
 __all__ = ['ScriptError', 'run_main', 'add_training_args', 'add_model_dir_args',
@@ -206,6 +206,8 @@ def train_and_save(ratings, args, extra=None):
     if len(ratings) < 10:
         raise ScriptError(f'{ratings.name}: only {len(ratings)} ratings, too few to train')
     check_replaceable(args.out)  # before training, not after it
+    if args.plot:
+        check_plot_path(args.plot)
     result = train_model(ratings, **training_kwargs(args))
     if not result.history:
         raise ScriptError('training stopped before the first epoch ended; '

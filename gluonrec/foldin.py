@@ -21,6 +21,8 @@ their rows once per rating, exactly the user's share of what training minimised.
 ``predict``, ``recommend``, ``similar_users`` and the scripts take them by their raw
 ids; ``gluonrec.persist.add_users`` writes them into a saved model folder.
 """
+import logging
+
 import numpy as np
 import scipy.linalg
 
@@ -39,6 +41,8 @@ from .models.svdpp import SVDpp
 
 __all__ = ['fold_in', 'new_user_ids', 'solve_users', 'choose_reg', 'preferred_reg',
            'parse_ratings', 'gauge_items', 'METHODS']
+
+logger = logging.getLogger(__name__)
 
 METHODS = ('auto', 'closed_form', 'autograd')
 #: Added to every ridge system's diagonal, so reg=0 with fewer ratings than factors
@@ -461,6 +465,24 @@ def preferred_reg(rec):
     return 'auto' if rec.test is not None and len(rec.test) else None
 
 
+def _simulated_count(rec, wanted, users=30):
+    """How many ratings ``choose_reg`` reveals to pick the weight for new users with
+    ``wanted`` ratings: ``wanted``, unless fewer than ``users`` known users with a
+    held-out rating (or fewer than all of them) have that many training ratings; then
+    the most that many have, with one log line. A new user who rates more items than
+    anyone rated in training is served, with the weight chosen for the most there is."""
+    counts = np.bincount(rec.train.user, minlength=rec.train.num_users)
+    held = np.bincount(rec.test.user, minlength=rec.train.num_users) > 0 \
+        if rec.test is not None else np.zeros(len(counts), dtype=bool)
+    eligible = np.sort(counts[held])[::-1]
+    if not len(eligible) or (eligible >= wanted).sum() >= min(users, len(eligible)):
+        return wanted  # (choose_reg says what is missing when no user is held out)
+    cap = max(1, int(eligible[min(users, len(eligible)) - 1]))
+    logger.info('fold-in weight: too few known users have %d training ratings and a '
+                'held-out one; choosing it by simulating users with %d', wanted, cap)
+    return cap
+
+
 def choose_reg(rec, reveal=10, grid=None, users=300, seed=0):
     """The fold-in L2 weight that best predicts held-out ratings of simulated new users.
 
@@ -550,7 +572,8 @@ def solve_users(rec, ratings, users=None, reg=None, method='auto', skip_unknown=
         reg = rec.training_reg()
     elif isinstance(reg, str) and reg == 'auto':
         # Simulated with as many ratings as these users have (their median, at least 2).
-        reg = rec.fold_in_reg(max(2, int(np.median(np.bincount(index, minlength=count)))))
+        reg = rec.fold_in_reg(_simulated_count(
+            rec, max(2, int(np.median(np.bincount(index, minlength=count))))))
     try:
         reg = float(reg)
     except (TypeError, ValueError):

@@ -276,6 +276,21 @@ def _read_ratings(path, user_map, item_map, scale, name, item_names):
         raise ValueError(f'{path}: does not fit the model\'s id maps ({exc})') from None
 
 
+def _check_config(config, path):
+    """Raise ``ValueError`` naming ``path`` and the key when config.json lacks what
+    ``load_model`` reads, or holds it in another form."""
+    for key, kind in (('model', str), ('kwargs', dict), ('scale', list)):
+        if key not in config:
+            raise ValueError(f'{path}: missing {key!r}')
+        if not isinstance(config[key], kind):
+            raise ValueError(f'{path}: {key!r} must be a JSON {kind.__name__}, got '
+                             f'{config[key]!r}')
+    scale = config['scale']
+    if len(scale) != 2 or not all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                                  and np.isfinite(v) for v in scale) or not scale[0] < scale[1]:
+        raise ValueError(f"{path}: 'scale' must be [low, high] with low < high, got {scale!r}")
+
+
 def _restore_interrupted(folder):
     """For a missing model folder: put back the copy an interrupted save left beside it,
     or raise ``ValueError`` saying there is none, or where it lies."""
@@ -311,6 +326,7 @@ def load_model(folder, ctx=None):
     if config.get('format_version') != FORMAT_VERSION:
         raise ValueError(f'{os.path.join(folder, "config.json")}: format_version '
                          f'{config.get("format_version")!r}, expected {FORMAT_VERSION}')
+    _check_config(config, os.path.join(folder, 'config.json'))
     ids_path = os.path.join(folder, 'ids.json')
     ids = _read_json(ids_path)
     if not isinstance(ids, dict):

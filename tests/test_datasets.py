@@ -257,6 +257,17 @@ def test_plain_ids_at_the_ends_of_int64_and_signed_ratings_are_read(tmp_path):
     assert sorted(r.rating.tolist()) == [-0.5, 0.25, 3.0]
 
 
+def test_finite_ratings_beyond_float32_are_refused_naming_the_line(tmp_path):
+    """1e308 used to load (as inf in float32) and be reported as "NaN or infinite"."""
+    path = tmp_path / 't.csv'
+    path.write_text('1,10,3\n2,11,1e308\n')
+    with pytest.raises(ValueError, match=r't.csv, line 2: rating 1e308 lies beyond the '
+                                         'float32 range'):
+        load_triples(path)
+    with pytest.raises(ValueError, match='row 1: rating 1e\\+308 lies beyond the float32'):
+        load_triples(pd.DataFrame({'user': [1, 2], 'item': [1, 2], 'rating': [1, 1e308]}))
+
+
 def test_ids_beyond_int64_stay_text_where_ids_may_be_text(tmp_path):
     path = tmp_path / 't.csv'
     path.write_text('1,10,3\n18446744073709551615,11,4\n')

@@ -31,8 +31,14 @@ GOOD = {'jester_dataset_2/jester_ratings.dat': '1\t\t5\t\t0.219\n2\t\t7\t\t-9.28
 
 class _Handler(http.server.BaseHTTPRequestHandler):
     routes = {}
+    redirects = {}  # path -> the Location a 302 sends the client to
 
     def do_GET(self):  # noqa: N802
+        if self.path in self.redirects:
+            self.send_response(302)
+            self.send_header('Location', self.redirects[self.path])
+            self.end_headers()
+            return
         body, length = self.routes.get(self.path, (None, None))
         if body is None:
             self.send_error(404)
@@ -59,7 +65,7 @@ def server():
     routes['/truncated.zip'] = (truncated[:len(truncated) // 2], len(truncated))
     routes = {k: (body, len(body) if length is None else length)
               for k, (body, length) in routes.items()}
-    _Handler.routes = routes
+    _Handler.routes, _Handler.redirects = routes, {}
     httpd = http.server.ThreadingHTTPServer(('127.0.0.1', 0), _Handler)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
@@ -154,6 +160,20 @@ def test_only_https_or_loopback_http(tmp_path):
         fetch('jester', data_home=tmp_path, url='http://example.org/jester.zip')
     with pytest.raises(ValueError, match='only https addresses'):
         fetch('jester', data_home=tmp_path, url='ftp://127.0.0.1/jester.zip')
+
+
+def test_redirects_follow_the_same_address_rules(server, tmp_path):
+    """A 302 from 127.0.0.1 to http://127.0.0.2/..., refused when given directly, used
+    to be followed and the archive extracted (Jester has no digest to catch it)."""
+    port = server.rsplit(':', 1)[1]
+    _Handler.redirects['/away.zip'] = f'http://127.0.0.2:{port}/good.zip'
+    _Handler.redirects['/moved.zip'] = server + '/good.zip'
+    with pytest.raises(ValueError, match=f'/away.zip: redirected \\(302\\) to http://127.0.0.2:'
+                                         f'{port}/good.zip: only https addresses'):
+        fetch('jester', data_home=tmp_path, url=server + '/away.zip', progress=False)
+    assert not os.path.exists(tmp_path / 'jester') and not os.listdir(tmp_path / 'downloads')
+    folder = fetch('jester', data_home=tmp_path, url=server + '/moved.zip', progress=False)
+    assert sorted(os.listdir(folder)) == ['jester_items.dat', 'jester_ratings.dat']
 
 
 def test_repeated_member_names_are_refused(server, tmp_path):

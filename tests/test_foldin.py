@@ -2,6 +2,8 @@
 returned view, add_users through save/load, and bad input."""
 import os
 
+import re
+
 import numpy as np
 import pytest
 import scipy.optimize
@@ -269,6 +271,24 @@ def test_choose_reg_picks_the_best_of_its_grid(trained):
     np.testing.assert_allclose(auto.user_factors()[-3:], fixed.user_factors()[-3:])
     with pytest.raises(ValueError, match="'auto'"):
         rec.fold_in(ratings, reg='best')
+
+
+def test_a_new_user_with_more_ratings_than_anyone_gets_the_weight_of_the_most(trained,
+                                                                             caplog):
+    """rate_jokes.py --ratings with 120 of 140 jokes used to fail: "no user has 120
+    training ratings and a held-out one"."""
+    rec = trained('biased_mf').recommender()
+    rec.training_reg = lambda: 0.02  # noqa: E731  (the fixture trained with reg=0)
+    counts = np.bincount(rec.train.user)
+    everything = {rec.item_map.to_raw(i): 3.0 for i in range(rec.train.num_items)}
+    assert len(everything) > counts.max()  # more than any known user has
+    with caplog.at_level('INFO', logger='gluonrec.foldin'):
+        view = rec.fold_in(everything, reg='auto')
+    assert 'too few known users have 30 training ratings' in caplog.text
+    cap = int(re.search(r'simulating users with (\d+)', caplog.text).group(1))
+    assert cap <= counts.max()
+    fixed = rec.fold_in(everything, reg=rec.fold_in_reg(cap))
+    np.testing.assert_allclose(view.user_factors()[-1], fixed.user_factors()[-1])
 
 
 def test_choose_reg_needs_held_out_ratings(trained):

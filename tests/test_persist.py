@@ -120,6 +120,10 @@ def _write(text):
      "ids.json: bad id map \\(id #0 is '7', but the ids are declared \"int\"\\)"),
     ('config.json', lambda p: _edit_json(p, lambda d: d.__setitem__('model', 'nnmf')),
      'model.params: does not hold a nnmf model, as config.json says .*negative factors'),
+    ('config.json', lambda p: _edit_json(p, lambda d: d.pop('scale')),
+     "config.json: missing 'scale'"),  # was "error: scale"
+    ('config.json', lambda p: _edit_json(p, lambda d: d.__setitem__('scale', [5, 1])),
+     r"config.json: 'scale' must be \[low, high\] with low < high, got \[5, 1\]"),
     ('config.json', _write('[]'), 'config.json: expected a JSON object'),
     ('scaler.json', _write('{"low": 1}'), "scaler.json: bad scaler \\(missing 'high'\\)"),
     ('items.json', _write('[1]'), r'items.json: expected a list of \[item id, name\] pairs'),

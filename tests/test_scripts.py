@@ -543,3 +543,14 @@ def test_ctrl_c_during_training_saves_and_exits_130(tiny_jester, tmp_path):
     assert 'Traceback' not in err and 'model saved to' in out
     assert 'Training was interrupted; --resume continues from' in out
     assert (tmp_path / 'model' / 'config.json').exists()
+
+
+def test_a_plot_path_that_is_a_folder_is_refused_before_training(tiny_jester, tmp_path):
+    """--plot /tmp used to exit 2 after the model was saved, naming a temporary file."""
+    proc = run('train_jester.py', '--ratings', tiny_jester / 'jester_ratings.dat',
+               '--epochs', 1, '--no-progress', '--out', tmp_path / 'model', '--plot',
+               tmp_path, cwd=tmp_path, check=False)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().endswith(f'{tmp_path}: is a folder; give the plot a file name '
+                                        'such as curves.png')
+    assert 'Epoch' not in proc.stdout and not (tmp_path / 'model').exists()

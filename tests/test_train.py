@@ -273,6 +273,15 @@ def test_a_full_disk_names_the_file_python_was_writing(tmp_path, monkeypatch):
     assert not target.exists() and not list(tmp_path.iterdir())
 
 
+def test_parameters_too_big_for_memory_are_refused_before_allocating(planted):
+    """--num-factors 100000000 used to end in an MXNetError traceback from initialize."""
+    net, scaler, it, val = _setup(planted, 'mf', num_factors=100_000_000)
+    with pytest.raises(ValueError, match=r'the model has 16,000,000,000 parameters: about '
+                                         r'[\d,.]+ GiB to train .* lower num_factors'):
+        fit(net, it, val, epochs=1, scaler=scaler, ctx='cpu', log_interval=None)
+    assert all(p._data is None for p in net.collect_params().values())  # nothing allocated
+
+
 def test_early_stopping_restores_best(planted, tmp_path):
     net, scaler, it, val = _setup(planted, 'mf', num_factors=16)
     history = fit(net, it, val, epochs=60, optimizer='adam', learning_rate=0.05,

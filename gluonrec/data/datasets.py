@@ -21,6 +21,7 @@ __all__ = ['load_jester', 'load_jester_jokes', 'load_movielens', 'load_triples',
 logger = logging.getLogger(__name__)
 
 JESTER_SCALE = (-10.0, 10.0)
+FLOAT32_MAX = float(np.finfo(np.float32).max)  # Ratings and the iterators hold float32
 _UNIT_SEP = '\x1f'  # stands in for multi-character separators so pandas' C parser applies
 
 
@@ -100,6 +101,8 @@ def _check_line(fields, table, scale):
         return 'rating is NaN'
     if math.isinf(rating):
         return f'rating {text} is not a finite number'
+    if abs(rating) > FLOAT32_MAX:
+        return f'rating {text} lies beyond the float32 range ratings are kept in'
     if scale is not None and not scale[0] <= rating <= scale[1]:
         return f'rating {text} lies outside the scale [{scale[0]:g}, {scale[1]:g}]'
     if 'timestamp' in table.cols:
@@ -150,7 +153,7 @@ def _columns_ok(columns, table, scale):
     if 'timestamp' in columns and columns['timestamp'].dtype.kind not in 'iu':
         return False
     values = rating.to_numpy()
-    if not np.isfinite(values).all():
+    if not np.isfinite(values).all() or (np.abs(values) > FLOAT32_MAX).any():
         return False
     return scale is None or bool(((values >= scale[0]) & (values <= scale[1])).all())
 
@@ -542,6 +545,10 @@ def _from_dataframe(frame, columns, scale, name, duplicates='error'):
     if len(bad):
         raise ValueError(f'DataFrame row {frame.index[bad[0]]!r}: rating '
                          f'{frame[names["rating"]].iloc[bad[0]]!r} is not a finite number')
+    bad = np.flatnonzero(np.abs(rating) > FLOAT32_MAX)
+    if len(bad):
+        raise ValueError(f'DataFrame row {frame.index[bad[0]]!r}: rating {rating[bad[0]]:g} '
+                         'lies beyond the float32 range ratings are kept in')
     for key in ('user', 'item'):
         nulls = np.flatnonzero(frame[names[key]].isna().to_numpy())
         if len(nulls):

@@ -65,7 +65,7 @@ def _download(url, target, progress):
     os.makedirs(os.path.dirname(target), exist_ok=True)
     handle, tmp = tempfile.mkstemp(dir=os.path.dirname(target), suffix='.part')
     try:
-        with os.fdopen(handle, 'wb') as out, urllib.request.urlopen(url, timeout=60) as resp:
+        with os.fdopen(handle, 'wb') as out, _OPENER.open(url, timeout=60) as resp:
             total = resp.headers.get('Content-Length')
             total = int(total) if total else None
             bar = _progress(total, os.path.basename(target), progress)
@@ -94,6 +94,21 @@ def _check_address(address):
         return
     raise ValueError(f'{address}: only https addresses are fetched (http only from this '
                      'machine)')
+
+
+class _CheckedRedirects(urllib.request.HTTPRedirectHandler):
+    """Follows a redirect only to an address ``fetch`` would take if given it directly
+    (``_check_address``): a server cannot send the download elsewhere."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        try:
+            _check_address(newurl)
+        except ValueError as exc:
+            raise ValueError(f'{req.full_url}: redirected ({code}) to {exc}') from None
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
+_OPENER = urllib.request.build_opener(_CheckedRedirects)
 
 
 def _digest(path, algorithm):

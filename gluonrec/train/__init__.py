@@ -14,8 +14,8 @@ from ..context import resolve_ctx
 from ..evaluation import evaluate, predict_iter
 from .callbacks import EarlyStopping
 from .checkpoint import CHECKPOINT_FILE
-from .history import History, plot_history
+from .history import History, check_plot_path, plot_history
 from .loop import fit
 
 __all__ = ['fit', 'evaluate', 'predict_iter', 'resolve_ctx', 'History', 'EarlyStopping',
-           'plot_history', 'CHECKPOINT_FILE']
+           'plot_history', 'check_plot_path', 'CHECKPOINT_FILE']

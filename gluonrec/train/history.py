@@ -2,10 +2,11 @@
 import csv
 import io
 import json
+import os
 
 from .._io import atomic_path, write_text
 
-__all__ = ['History', 'plot_history']
+__all__ = ['History', 'plot_history', 'check_plot_path']
 
 
 class History(list):
@@ -44,8 +45,22 @@ class History(list):
         return min(scored, key=lambda r: r[key]) if scored else None
 
 
+def check_plot_path(path):
+    """Raise ``ValueError`` (naming ``path``) unless ``plot_history`` can write a PNG
+    there: matplotlib is installed and ``path`` is not a folder."""
+    if os.path.isdir(path):
+        raise ValueError(f'{path}: is a folder; give the plot a file name such as '
+                         'curves.png')
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        raise ValueError(f'{path}: plotting needs matplotlib: pip install matplotlib') \
+            from None
+
+
 def plot_history(history, path, title=None):
     """Write a PNG of train loss and validation RMSE per epoch (needs matplotlib)."""
+    check_plot_path(path)
     try:
         import matplotlib
         matplotlib.use('Agg')

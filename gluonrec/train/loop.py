@@ -3,6 +3,7 @@ import hashlib
 import json
 import logging
 import math
+import os
 import signal
 import sys
 import threading
@@ -10,7 +11,7 @@ import time
 
 import numpy as np
 
-from .._compat import mx
+from .._compat import error_line, mx
 from ..context import net_ctx, resolve_ctx
 from ..evaluation import as_iter, evaluate
 from .callbacks import BatchLog, BestParameters, EarlyStopping, ProgressBar, log_epoch
@@ -358,13 +359,46 @@ class _Interrupt:
         return False
 
 
+#: What training holds per parameter: its value, its gradient and up to two optimizer
+#: states (adam's mean and variance).
+_COPIES_IN_TRAINING = 4
+
+
+def _physical_memory():
+    """This machine's memory in bytes, or None where the system does not say."""
+    try:
+        return os.sysconf('SC_PHYS_PAGES') * os.sysconf('SC_PAGE_SIZE')
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def _check_memory(params):
+    """Refuse, before allocating, parameters that cannot fit in memory to train (MXNet
+    would fail inside ``initialize`` with a C++ traceback, or the system would kill
+    the process). Shapes still unknown (deferred) count as 0."""
+    count = sum(int(np.prod([max(0, d) for d in p.shape])) for p in params.values()
+                if p.shape is not None)
+    need = count * 4 * _COPIES_IN_TRAINING  # float32
+    memory = _physical_memory()
+    if memory and need > memory:
+        raise ValueError(f'the model has {count:,} parameters: about {need / 2 ** 30:,.1f} '
+                         f'GiB to train (values, gradients and optimizer state), more than '
+                         f'the {memory / 2 ** 30:,.1f} GiB of memory here; lower num_factors '
+                         '(--num-factors) or the model\'s sizes')
+
+
 def _initialize(net, ctxs, seed):
     params = net.collect_params()
     fresh = [p for p in params.values() if p._data is None and not p._deferred_init]
     if fresh:
         if seed is not None:
             mx.random.seed(seed)
-        net.initialize(ctx=ctxs)
+        _check_memory(params)
+        try:
+            net.initialize(ctx=ctxs)
+        except mx.base.MXNetError as exc:
+            raise ValueError(f'cannot allocate the model\'s parameters on {ctxs} '
+                             f'({error_line(exc)})') from None
     elif len(ctxs) > 1 or net_ctx(net) != ctxs[0]:
         params.reset_ctx(ctxs)
 
