@@ -4,7 +4,7 @@ from . import _compat  # noqa: F401  (restores numpy aliases before mxnet loads)
 from .data import (MinMaxScaler, RatingIter, Ratings, fetch, load_dataset, load_jester,
                    load_jester_jokes, load_movielens, load_triples, make_synthetic,
                    random_split)
-from .models import get_model, model_names
+from .models import RecModel, get_model, model_names, register_model
 from .train import evaluate, fit, plot_history
 from .recommender import Recommender
 from .persist import add_users, load_model, save_model
@@ -15,7 +15,8 @@ from .blend import Blend
 
 __all__ = ['__version__', 'MinMaxScaler', 'RatingIter', 'Ratings', 'fetch', 'load_dataset',
            'load_jester', 'load_jester_jokes', 'load_movielens', 'load_triples',
-           'make_synthetic', 'random_split', 'get_model', 'model_names', 'evaluate', 'fit',
+           'make_synthetic', 'random_split', 'RecModel', 'get_model', 'model_names',
+           'register_model', 'evaluate', 'fit',
            'plot_history', 'Recommender', 'load_model', 'save_model', 'add_users',
            'TrainedModel', 'train_model', 'similar_items', 'similar_users', 'recommend',
            'recommend_all', 'Blend']

@@ -1,10 +1,12 @@
 """Blend: the weighted average of several trained models' predictions."""
 import numpy as np
 
+from .recommender import RecommenderBase
+
 __all__ = ['Blend']
 
 
-class Blend:
+class Blend(RecommenderBase):
     """Predictions of several ``Recommender``s trained on the same ratings, averaged.
 
     Models whose errors differ make a better average than either (on ml-100k the
@@ -12,10 +14,10 @@ class Blend:
     weights are the caller's (default: equal); choose them on validation data, never on
     a test part.
 
-    A blend offers what prediction and top-N read from a ``Recommender``:
-    ``predict``, ``score_users`` and the id maps, rated pairs and item counts, so
-    ``gluonrec.recommend(blend, user)`` works. What reads one network (similar items,
-    fold-in, saving) is not defined on it: use a member.
+    A blend is a ``RecommenderBase``: ``predict``, ``score_users`` and
+    ``item_baseline`` average the members', so ``gluonrec.recommend(blend, user)`` works,
+    for unknown users too. What reads one network (similar items, fold-in, saving) is
+    not defined on it: use a member.
 
     Parameters
     ----------
@@ -41,11 +43,9 @@ class Blend:
                 (weights < 0).any() or not weights.sum() > 0:
             raise ValueError(f'weights must be {len(recs)} finite numbers >= 0, not all 0, '
                              f'got {weights.tolist()}')
+        super().__init__(first.train)
         self.recommenders, self.weights = recs, weights / weights.sum()
-        self.user_map, self.item_map = first.user_map, first.item_map
-        self.train, self.scale = first.train, first.scale
-        self.item_counts, self.item_names = first.item_counts, first.item_names
-        self.rated_matrix, self.item_means = first.rated_matrix, first.item_means
+        self.item_names = dict(first.item_names)
 
     def predict(self, raw_users, raw_items, unknown='error'):
         """The weighted average of the members' ``predict`` (same arguments)."""
@@ -56,6 +56,10 @@ class Blend:
         """The weighted average of the members' scores of every item, (users, items)."""
         return sum(w * rec.score_users(inner_users)
                    for w, rec in zip(self.weights, self.recommenders))
+
+    def item_baseline(self):
+        """The weighted average of the members' baselines, (num_items,)."""
+        return sum(w * rec.item_baseline() for w, rec in zip(self.weights, self.recommenders))
 
 
 def _same_training(a, b):

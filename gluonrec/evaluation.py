@@ -60,7 +60,9 @@ def evaluate(net, data, scaler=None, ctx=None, batch_size=65536):
     data = as_iter(data, scaler, batch_size)
     pred, label = predict_iter(net, data, ctx=ctx if ctx is not None else net_ctx(net))
     if scaler is not None:
-        pred = np.clip(scaler.inverse_transform(pred), scaler.low, scaler.high)
+        pred = scaler.inverse_transform(pred)
+        if getattr(scaler, 'low', None) is not None and getattr(scaler, 'high', None) is not None:
+            pred = np.clip(pred, scaler.low, scaler.high)  # a served prediction would be
         label = scaler.inverse_transform(label)
     return {'rmse': metrics.rmse(label, pred), 'mae': metrics.mae(label, pred),
             'n': int(len(label))}

@@ -5,17 +5,15 @@ are fitted, under the model's training objective: the squared error of their rat
 (on the scaled range the network was trained on) plus ``reg`` times the squared norm of
 their rows once per rating, exactly the user's share of what training minimised.
 
-- ``mf`` and ``biased_mf``: a ridge regression per user, in closed form, all users at
-  once as a batch of small linear systems.
-- ``nnmf``: the same quadratic under ``factors >= 0``, by coordinate descent batched
-  over users (the non-negative least squares of Lee and Seung's setting).
-- ``svdpp`` and ``autorec``, which read the training ratings: also in closed form, each
-  new user's prediction being linear in that user's own rows (``_linear_view``: SVD++'s
-  implicit sum and U-AutoRec's code come from the ratings given; an I-AutoRec user's
-  encoder row stays 0, so the item codes do not move); the returned model holds the
-  new ratings among those it reads.
-- any other registered model (``mlp``, a researcher's own): fresh user rows optimised
-  with Gluon autograd while every other parameter of the network stays frozen.
+- a model whose class defines ``fold_in_view`` (mf, biased_mf, nnmf, svdpp, autorec):
+  the new user's prediction is linear in that user's own rows, as the model itself
+  says (its file holds what it knows), so this module solves a ridge regression per
+  user in closed form, all users at once as a batch of small linear systems; under
+  ``factors >= 0`` where the view marks constrained columns (nnmf: accelerated
+  projected gradient, batched over users). For svdpp and autorec, which read the
+  training ratings, the returned model holds the new ratings among those it reads.
+- any other registered model (``mlp``, a researcher's own): fresh rows of its user
+  tables optimised with Gluon autograd while every other parameter stays frozen.
 
 ``fold_in`` returns a ``Recommender`` in which the new users are ordinary users, so
 ``predict``, ``recommend``, ``similar_users`` and the scripts take them by their raw
@@ -33,11 +31,6 @@ from .data.ratings import IdMap, Ratings
 from .data.split import random_rank_within
 from .models import get_model, model_name_of
 from .models.base import dense_data, table
-from .models.autorec import AutoRec
-from .models.biased import BiasedMF
-from .models.mf import MatrixFactorization
-from .models.nnmf import NonNegativeMF
-from .models.svdpp import SVDpp
 
 __all__ = ['fold_in', 'new_user_ids', 'solve_users', 'choose_reg', 'preferred_reg',
            'parse_ratings', 'gauge_items', 'METHODS']
@@ -264,62 +257,11 @@ def _nonneg_ridge(design, target, index, count, reg, free):
         start=start)
 
 
-def _linear_view(rec, index, inner, scaled, count):
-    """A new user's prediction as a linear function of that user's own rows: ``(design
-    (n, d), offset (n,), split, free)`` with prediction ``design[r] @ theta[index[r]] +
-    offset[r]`` for rating r, ``split(theta (count, d))`` the rows of each user table,
-    and ``free`` the columns a non-negative model leaves unconstrained (None: no
-    constraint). Every model with a closed form (``_closed_form_applies``) has one:
-
-    - mf, nnmf: factors q_i; biased_mf: [q_i, 1] after mu + b_i.
-    - svdpp: as biased_mf, after q_i . |N(u)|^-1/2 sum y_j as well: the new user's
-      implicit sum comes from the items they rate.
-    - I-AutoRec: [h_i, 1] (the item codes, fixed) after the item bias c_i, for the
-      user's decoder row and bias; the user's encoder row stays 0, so the item codes
-      (and every other user's predictions) do not change.
-    - U-AutoRec: [1] after W_i . h_u + c_i, for the user's bias; the user's code h_u
-      is the encoder's output on the ratings given.
-    """
-    net = rec.net
-    factors, mu, item_bias = rec.item_side()
-    if isinstance(net, AutoRec):
-        c = table(net.item_embedding).asnumpy()[:, 0].astype(np.float64)
-        if net.user_based:
-            codes = net.encode(index, inner, scaled, count)
-            offset = np.einsum('nk,nk->n', factors[inner], codes[index]) + c[inner]
-            return np.ones((len(inner), 1)), offset, \
-                lambda w: {net.user_embedding: w}, None
-        decoder_rows, encoder_rows = net.user_tables()[1:]
-        k = factors.shape[1]
-        return np.hstack([factors[inner], np.ones((len(inner), 1))]), c[inner], \
-            lambda w: {decoder_rows: w[:, :k], net.user_embedding: w[:, k:],
-                       encoder_rows: np.zeros((count, k))}, None
-    q = factors[inner]
-    k = q.shape[1]
-    if item_bias is None:
-        design, offset = q, np.zeros(len(q))
-    else:
-        design, offset = np.hstack([q, np.ones((len(q), 1))]), mu + item_bias[inner]
-    if isinstance(net, SVDpp):
-        implicit = net.implicit_sums(index, inner, count)
-        offset = offset + np.einsum('nk,nk->n', q, implicit[index])
-
-    def split(w):
-        rows = {net.user_embedding: w[:, :k]}
-        if isinstance(net, BiasedMF):
-            rows[net.user_bias] = w[:, k:] if item_bias is not None else np.zeros((count, 1))
-        return rows
-    free = None
-    if isinstance(net, NonNegativeMF):
-        free = np.zeros(design.shape[1], dtype=bool)
-        free[k:] = True  # the user bias is not constrained
-    return design, offset, split, free
-
-
 def _closed_form(rec, index, inner, scaled, count, reg):
     """User rows {block: (count, width)} of the models with a linear view, solved
     exactly (ridge; non-negative ridge for nnmf)."""
-    design, offset, split, free = _linear_view(rec, index, inner, scaled, count)
+    design, offset, split, free = rec.net.fold_in_view(index, inner, scaled, count,
+                                                       rec.item_side())
     target = scaled - offset
     if free is not None:
         return split(_nonneg_ridge(design, target, index, count, reg, free))
@@ -423,7 +365,9 @@ def _user_penalty(net, user):
 
 
 def _closed_form_applies(net):
-    return type(net) in (MatrixFactorization, BiasedMF, NonNegativeMF, SVDpp, AutoRec)
+    """Whether the model's own class gives its closed form (``RecModel.fold_in_view``);
+    a subclass that inherits one may have changed what it describes."""
+    return 'fold_in_view' in vars(type(net))
 
 
 def _extended(rec, rows, count):

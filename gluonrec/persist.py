@@ -17,10 +17,10 @@ from ._compat import error_line, mx, write_ndarrays
 from ._version import __version__
 from ._io import exchange_paths, folder_lock, make_public, write_json
 from .data.ratings import IdMap, Ratings
-from .data.scaling import MinMaxScaler
+from .data.scaling import scaler_from_dict, scaler_to_dict
 from .distributed import dense_copy
 from .foldin import fold_in
-from .models import get_model, model_name_of
+from .models import get_model, model_name_of, model_names
 from .recommender import Recommender
 
 __all__ = ['save_model', 'load_model', 'add_users', 'check_replaceable', 'FORMAT_VERSION',
@@ -172,16 +172,28 @@ def _swap(staged, path):
         shutil.rmtree(old, ignore_errors=True)
 
 
+def _check_json_config(net):
+    """Raise ``ValueError`` naming the constructor argument that JSON cannot hold."""
+    for key, value in net.config.items():
+        try:
+            json.dumps(value)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f'{type(net).__name__}: constructor argument {key}={value!r} '
+                             f'cannot be saved ({exc}); a model\'s arguments must be JSON '
+                             'values (numbers, strings, lists, dicts, None)') from None
+
+
 def _write_folder(folder, net, train, scaler, history, test, item_names, extra):
     write_ndarrays(os.path.join(folder, 'model.params'), net.save_parameters)
     write_json(os.path.join(folder, 'config.json'), {
         'format_version': FORMAT_VERSION, 'model': model_name_of(net),
-        'kwargs': net.config, 'gluonrec_version': __version__,
+        'module': type(net).__module__, 'kwargs': net.config,
+        'gluonrec_version': __version__,
         'mxnet_version': mx.__version__, 'dataset': train.name,
         'scale': list(train.scale), 'extra': extra or {}, 'revision': uuid.uuid4().hex})
     write_json(os.path.join(folder, 'ids.json'), {'users': _raw_list(train.user_map),
                                                    'items': _raw_list(train.item_map)})
-    write_json(os.path.join(folder, 'scaler.json'), scaler.to_dict())
+    write_json(os.path.join(folder, 'scaler.json'), scaler_to_dict(scaler))
     write_json(os.path.join(folder, 'history.json'), list(history or []))
     names = train.item_names if item_names is None else item_names
     write_json(os.path.join(folder, 'items.json'), [[k, v] for k, v in names.items()])
@@ -223,6 +235,7 @@ def save_model(folder, net, train, scaler, history=None, test=None, item_names=N
         JSON-serialisable notes (training settings, data paths).
     """
     path = _target(folder)
+    _check_json_config(net)
     net = dense_copy(net)
     parent, base = os.path.split(path)
     os.makedirs(parent, exist_ok=True)
@@ -336,11 +349,18 @@ def load_model(folder, ctx=None):
     scaler_path = os.path.join(folder, 'scaler.json')
     state = _read_json(scaler_path)
     try:
-        scaler = MinMaxScaler.from_dict(state)
+        scaler = scaler_from_dict(state)
     except KeyError as exc:
         raise ValueError(f'{scaler_path}: bad scaler (missing {exc})') from None
     except (TypeError, ValueError) as exc:
         raise ValueError(f'{scaler_path}: bad scaler ({exc})') from None
+    if config['model'] not in model_names():
+        module = config.get('module')
+        hint = f"import {module} first (it registers the model), then load" \
+            if isinstance(module, str) and module and not module.startswith('gluonrec.') \
+            else 'a model of another gluonrec version?'
+        raise ValueError(f'{os.path.join(folder, "config.json")}: model '
+                         f'{config["model"]!r} is not registered in this process; {hint}')
     try:
         net = get_model(config['model'], **config['kwargs'])
     except (KeyError, TypeError, ValueError) as exc:

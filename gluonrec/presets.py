@@ -40,8 +40,12 @@ and early stopping ends the run.
   (0.9486 and 0.9490, less than the folds differ), so the preset's 0.001 stays.
 """
 
-__all__ = ['PRESETS', 'FUSED_PRESETS', 'DEFAULT_MODEL', 'TRAINING_KEYS', 'preset',
-           'resolve']
+import logging
+
+__all__ = ['PRESETS', 'FUSED_PRESETS', 'DEFAULT_MODEL', 'TRAINING_KEYS', 'PACKAGE_DEFAULTS',
+           'preset', 'resolve']
+
+logger = logging.getLogger(__name__)
 
 _COMMON = {'num_factors': 16, 'wd': 0.0, 'sparse_grad': True}
 
@@ -105,6 +109,11 @@ FUSED_PRESETS = {
     },
 }
 
+#: What a model without a preset trains with where neither the caller nor the model's
+#: ``training_defaults`` give a setting: Adam, whose step sizes suit most models.
+PACKAGE_DEFAULTS = dict(num_factors=16, epochs=20, batch_size=1024, optimizer='adam',
+                        lr=0.003, wd=0.0, reg=0.001, patience=3, sparse_grad=True)
+
 #: The most accurate model per family (validation RMSE), used when none is named.
 DEFAULT_MODEL = {'jester': 'biased_mf', 'movielens': 'biased_mf'}
 
@@ -129,14 +138,18 @@ def preset(family, model=None, engine='generic'):
     return settings
 
 
-def resolve(family, model=None, engine='generic', early_stopping=True, **given):
-    """The settings to train with: every value in ``given`` that is not None, the
-    ``family`` preset of ``model`` for the rest.
+def resolve(family, model=None, engine='generic', early_stopping=True, model_defaults=None,
+            **given):
+    """The settings to train with, each from the first of: the caller (every value in
+    ``given`` that is not None), the ``family`` preset of ``model`` (built-in models
+    have one), the model's own ``model_defaults`` (``RecModel.training_defaults``),
+    ``PACKAGE_DEFAULTS``. A model without a preset is trained with one log line naming
+    the settings that came from its defaults or the package's.
 
     ``epochs`` left unset is the preset's count (about the best epoch when training
     for a fixed number of epochs), doubled as a cap when early stopping is on
     (``patience`` > 0 and ``early_stopping``, i.e. there is validation data to stop
-    on), since early stopping then ends the run.
+    on), since early stopping then ends the run. Defaults are taken as they are.
 
     Returns
     -------
@@ -146,8 +159,27 @@ def resolve(family, model=None, engine='generic', early_stopping=True, **given):
     unknown = sorted(set(given) - set(TRAINING_KEYS))
     if unknown:
         raise ValueError(f'not a preset setting: {unknown[0]!r}; known: {TRAINING_KEYS}')
-    settings = preset(family, model, engine)
+    defaults = dict(model_defaults or {})
+    unknown = sorted(set(defaults) - set(TRAINING_KEYS))
+    if unknown:
+        raise ValueError(f'training_defaults of {model!r}: {unknown[0]!r} is not a training '
+                         f'setting; known: {TRAINING_KEYS}')
+    if family not in PRESETS:
+        raise ValueError(f'no preset {family!r}; choose from {sorted(PRESETS)}')
+    model = model or DEFAULT_MODEL[family]
+    if model in PRESETS[family]:
+        settings = preset(family, model, engine)
+        doubles = True
+    else:
+        settings = dict(PACKAGE_DEFAULTS, **defaults, model=model, model_kwargs={})
+        doubles = False
+        taken = [key for key in TRAINING_KEYS if given.get(key) is None]
+        if taken:
+            logger.info('%s has no %s preset; training with %s (from %s)', model, family,
+                        ', '.join(f'{key}={settings[key]!r}' for key in taken),
+                        "its training_defaults and gluonrec's" if defaults else
+                        "gluonrec's package defaults")
     settings.update({k: v for k, v in given.items() if v is not None})
-    if given.get('epochs') is None and settings['patience'] and early_stopping:
+    if doubles and given.get('epochs') is None and settings['patience'] and early_stopping:
         settings['epochs'] *= 2
     return settings

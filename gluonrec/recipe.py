@@ -157,12 +157,13 @@ def train_model(ratings, val=None, *, model=None, family=None, val_fraction=0.2,
     """
     family = family or family_of(ratings)
     kv, rank, workers = connect(kvstore)
-    engine = choose_engine(engine, model_class(model or DEFAULT_MODEL[family]),
-                           resolve_ctx(ctx), optimizer, {'wd': wd} if wd else None, loss, kv,
-                           bool(row_sparse_weights), default='auto')
+    cls = model_class(model or DEFAULT_MODEL[family])
+    engine = choose_engine(engine, cls, resolve_ctx(ctx), optimizer,
+                           {'wd': wd} if wd else None, loss, kv, bool(row_sparse_weights),
+                           default='auto')
     stops_early = val is not None or bool(val_fraction)
     settings = resolve(family, model, engine, early_stopping=stops_early,
-                       num_factors=num_factors, epochs=epochs, batch_size=batch_size,
+                       model_defaults=cls.training_defaults, num_factors=num_factors, epochs=epochs, batch_size=batch_size,
                        optimizer=optimizer, lr=lr, wd=wd, reg=reg, patience=patience,
                        sparse_grad=sparse_grad)
     settings.update(val_fraction=None if val is not None else val_fraction, seed=seed,

@@ -2,10 +2,9 @@
 import numpy as np
 
 from .ranking import top_n
+from .recommender import unknown_policy
 
 __all__ = ['recommend', 'recommend_all', 'top_n']
-
-_FALLBACKS = (None, 'popular', 'bias')
 
 
 def _mask(scores, rec, users, rated, exclude_rated, exclude_untrained):
@@ -18,33 +17,40 @@ def _mask(scores, rec, users, rated, exclude_rated, exclude_untrained):
 
 
 def recommend(rec, raw_user_id, n=10, exclude_rated=True, exclude_untrained=True,
-              fallback=None):
+              unknown='error', fallback=None):
     """Top-``n`` items for one user, as (raw item id, predicted rating) pairs.
 
     Parameters
     ----------
-    rec : Recommender
+    rec : RecommenderBase
+        A ``Recommender``, a ``Blend``, or any implementation of the contract.
     raw_user_id : raw user id
     n : int
     exclude_rated : bool
         Leave out the items the user rated in training.
     exclude_untrained : bool
         Leave out items with no training rating (their factors are random).
-    fallback : {None, 'popular', 'bias'}
-        For a user the model never saw: raise ``KeyError`` (None), or return the most
-        rated items ('popular', scored by their mean training rating) or the items with
-        the highest predicted rating for an average user ('bias': global + item bias
-        for biased models, else the item's mean training rating).
+    unknown : {'error', 'baseline', 'popular'}
+        For a user the model never saw (``gluonrec.recommender.UNKNOWN``): raise
+        ``KeyError``, or return the items with the highest predicted rating for such a
+        user ('baseline': global + item bias for biased models, else the item's mean
+        training rating), or the most rated items ('popular', scored by their mean
+        training rating).
+    fallback : {None, 'bias', 'popular'}
+        The older name of ``unknown`` (None, 'bias', 'popular'); give one of the two.
     """
-    if fallback not in _FALLBACKS:
-        raise ValueError(f'fallback must be one of {_FALLBACKS}, got {fallback!r}')
+    if fallback is not None:
+        if unknown != 'error':
+            raise ValueError('give unknown= or its older name fallback=, not both')
+        unknown = fallback
+    unknown = unknown_policy(unknown)
     if int(n) != n or n < 1:
         raise ValueError(f'n must be a positive integer, got {n!r}')
     if not rec.user_map.contains(raw_user_id)[0]:
-        if fallback is None:
+        if unknown == 'error':
             raise KeyError(f'unknown user {raw_user_id!r} (not in the training data); '
-                           "pass fallback='popular' or 'bias' for a default list")
-        return _fallback_items(rec, n, fallback)
+                           "pass unknown='popular' or 'baseline' for a default list")
+        return _fallback_items(rec, n, unknown)
     user = rec.user_map.to_inner(raw_user_id, 'user')
     scores = _mask(rec.score_users([user]), rec, [user], rec.rated_matrix(), exclude_rated,
                    exclude_untrained)
@@ -75,7 +81,7 @@ def recommend_all(rec, n=10, users=None, exclude_rated=True, exclude_untrained=T
 
     Parameters
     ----------
-    rec : Recommender
+    rec : RecommenderBase
     n : int
     users : int array, optional
         Inner user ids (default: all users).

@@ -1,9 +1,11 @@
-"""Recommender: a trained network with its id maps, scaler and training ratings.
+"""The trained-model contract (``RecommenderBase``) and ``Recommender``, a trained network
+with its id maps, scaler and training ratings.
 
-What every consumer of a trained model asks of it (``recommend``, ``similarity``,
-``evaluation``, the scripts) is answered here once: predictions on the rating scale by
-raw ids, score matrices, factors, baselines for unknown ids, and what a user rated.
+What every consumer of a trained model asks of it (``recommend``, ``recommend_all``,
+``similar_items``, ``evaluation``, the scripts) is stated once, in ``RecommenderBase``;
+``Recommender`` (one network) and ``Blend`` (an average of several) implement it.
 """
+import abc
 import os
 
 import numpy as np
@@ -12,14 +14,107 @@ import scipy.sparse as sp
 from ._compat import mx
 from .models import model_name_of
 
-__all__ = ['Recommender']
+__all__ = ['RecommenderBase', 'Recommender', 'UNKNOWN', 'unknown_policy']
+
+#: What to do for a user (or item) a trained model never saw, one vocabulary across
+#: ``predict``, ``recommend``, ``RatingRegressor`` and ``recommend.py --unknown``:
+#: 'error' raises ``KeyError`` naming it; 'baseline' uses the model's baseline (global
+#: plus the known side's bias for a model with biases, else training means); 'popular'
+#: (top-N only) lists the most rated items.
+UNKNOWN = ('error', 'baseline', 'popular')
+_OLD_NAMES = {None: 'error', 'mean': 'baseline', 'bias': 'baseline'}  # earlier releases'
 
 
-class Recommender:
+def unknown_policy(value, allowed=UNKNOWN, argument='unknown'):
+    """``value`` checked against ``allowed`` (the older names 'mean' and 'bias' are
+    'baseline', None is 'error'); ``ValueError`` naming ``argument`` otherwise."""
+    policy = _OLD_NAMES.get(value, value) if isinstance(value, (str, type(None))) else value
+    if policy not in allowed:
+        raise ValueError(f'{argument} must be one of {allowed}, got {value!r}')
+    return policy
+
+
+class RecommenderBase(abc.ABC):
+    """What a trained model answers; everything that serves models relies on this only.
+
+    A subclass calls ``super().__init__(train)`` with the training ``Ratings`` and
+    implements the three abstract methods. The rest follows from the training
+    ratings.
+
+    Attributes
+    ----------
+    train : Ratings
+        What the model was trained on. Its id maps (``user_map``, ``item_map``) define
+        the raw ids the model knows (inner ids ``0..n-1`` index every array below), and
+        its pairs what each user already rated (``rated_matrix``).
+    scale : (float, float)
+        The rating scale; every prediction and score is on it.
+    item_names : dict
+        Raw item id -> title or text (``item_name``).
+    item_counts, user_counts : numpy.ndarray of int
+        Training ratings per inner item and user; an item with 0 has no trained factors.
+    """
+
+    def __init__(self, train):
+        self.train = train
+        self.user_map, self.item_map = train.user_map, train.item_map
+        self.scale = tuple(train.scale)
+        self.item_names = dict(train.item_names)
+        self.item_counts = train.item_counts()
+        self.user_counts = train.user_counts()
+        self.global_mean = float(np.mean(train.rating)) if len(train) else 0.0
+        self._rated = None
+
+    @abc.abstractmethod
+    def predict(self, raw_users, raw_items, unknown='error'):
+        """Predicted ratings of (user, item) pairs given by raw ids (broadcast), on the
+        rating scale; ``unknown`` is 'error' or 'baseline' (see ``UNKNOWN``)."""
+
+    @abc.abstractmethod
+    def score_users(self, inner_users):
+        """Predicted ratings of every item for inner users, (len(inner_users),
+        num_items), on the rating scale: what top-N ranks."""
+
+    @abc.abstractmethod
+    def item_baseline(self):
+        """Each inner item's predicted rating for a user the model never saw (the
+        'baseline' of ``UNKNOWN``), shape (num_items,)."""
+
+    def item_means(self):
+        """Mean training rating per inner item (-inf for an item never rated)."""
+        sums = np.bincount(self.train.item, weights=self.train.rating,
+                           minlength=len(self.item_counts))
+        return np.divide(sums, self.item_counts, out=np.full(len(self.item_counts), -np.inf),
+                         where=self.item_counts > 0)
+
+    def rated_matrix(self):
+        """The training pairs as a boolean CSR matrix (num_users, num_items), cached."""
+        if self._rated is None:
+            self._rated = sp.csr_matrix(
+                (np.ones(len(self.train), dtype=bool), (self.train.user, self.train.item)),
+                shape=(len(self.user_map), len(self.item_map)))
+        return self._rated
+
+    def top_rated(self, raw_user, n=10):
+        """The user's ``n`` highest training ratings as (raw item id, rating), best first."""
+        mine = self.train.user == self.user_map.to_inner(raw_user, 'user')
+        ratings = self.train.rating[mine]
+        order = np.argsort(-ratings, kind='stable')[:n]
+        items = np.atleast_1d(self.item_map.to_raw(self.train.item[mine][order]))
+        return list(zip(items.tolist(), ratings[order].astype(float).tolist()))
+
+    def item_name(self, raw_item):
+        """Title or text of a raw item id ('' when unknown)."""
+        return self.item_names.get(raw_item, self.item_names.get(str(raw_item), ''))
+
+
+class Recommender(RecommenderBase):
     """A trained model with its id maps and scaler: predictions on the rating scale.
 
     Built by ``load_model``, by ``Recommender.from_training``, or by the training
-    recipe (``TrainedModel.recommender()``).
+    recipe (``TrainedModel.recommender()``). Besides the contract of
+    ``RecommenderBase`` it offers what reads one network: factors (``item_factors``,
+    ``user_factors``, so ``similar_items`` works), fold-in and export.
 
     Parameters
     ----------
@@ -28,7 +123,8 @@ class Recommender:
         The training ratings: their id maps define the raw ids the model knows, and
         their pairs what each user already rated.
     scaler : MinMaxScaler
-        The scaler the network was trained with.
+        The scaler the network was trained with (any scaler of the contract in
+        ``gluonrec.data.scaling``).
     test : Ratings, optional
         Held-out ratings sharing the id maps.
     history : list of dict, optional
@@ -37,23 +133,21 @@ class Recommender:
     """
 
     def __init__(self, net, train, scaler, test=None, history=None, config=None):
-        self.net, self.train, self.test, self.scaler = net, train, test, scaler
-        self.user_map, self.item_map = train.user_map, train.item_map
-        self.scale = tuple(train.scale)
-        self.item_names = dict(train.item_names)
+        super().__init__(train)
+        self.net, self.test, self.scaler = net, test, scaler
         self.history = list(history or [])
         self.config = config or {}
-        self.item_counts = train.item_counts()
-        self.user_counts = train.user_counts()
-        self.global_mean = float(np.mean(train.rating)) if len(train) else 0.0
-        self._rated = None
         self._item_side = None
         self._fold_in_reg = {}
 
     @classmethod
-    def from_training(cls, net, train, scaler, test=None, history=None):
-        """Wrap a just-trained network and its ``Ratings``."""
-        return cls(net, train, scaler, test=test, history=history)
+    def from_training(cls, net, train, scaler, test=None, history=None, settings=None):
+        """Wrap a just-trained network and its ``Ratings``. The settings it was trained
+        with (``settings``, else those ``fit`` recorded on ``history``) are kept, so
+        fold-in finds the ``reg`` it was trained with."""
+        settings = settings if settings is not None else getattr(history, 'settings', None)
+        config = {'extra': {'settings': dict(settings)}} if settings else None
+        return cls(net, train, scaler, test=test, history=history, config=config)
 
     @property
     def model_name(self):
@@ -98,17 +192,16 @@ class Recommender:
         ----------
         raw_users, raw_items : scalar or array-like
             Raw ids, as in the data files; broadcast against each other.
-        unknown : {'error', 'mean'}
+        unknown : {'error', 'baseline'}
             For an id the model never saw: raise ``KeyError`` naming it, or fall back
-            to a baseline: the global bias plus the known side's bias for biased models,
-            the training mean otherwise.
+            to the baseline: the global bias plus the known side's bias for biased
+            models, the training mean otherwise (see ``UNKNOWN``).
 
         Returns
         -------
         float or numpy.ndarray of float64
         """
-        if unknown not in ('error', 'mean'):
-            raise ValueError(f"unknown must be 'error' or 'mean', got {unknown!r}")
+        unknown = unknown_policy(unknown, ('error', 'baseline'))
         scalar = np.ndim(raw_users) == 0 and np.ndim(raw_items) == 0
         users, items = np.broadcast_arrays(np.atleast_1d(np.asarray(raw_users, dtype=object)),
                                            np.atleast_1d(np.asarray(raw_items, dtype=object)))
@@ -143,13 +236,6 @@ class Recommender:
             scaled[known_i] += bi[self.item_map.to_inner(items[known_i])]
         return self.to_original(scaled)
 
-    def item_means(self):
-        """Mean training rating per inner item (-inf for an item never rated)."""
-        sums = np.bincount(self.train.item, weights=self.train.rating,
-                           minlength=len(self.item_counts))
-        return np.divide(sums, self.item_counts, out=np.full(len(self.item_counts), -np.inf),
-                         where=self.item_counts > 0)
-
     def item_baseline(self):
         """Predicted rating of each inner item for an average user, on the rating scale:
         global plus item bias for a model with biases, else the item's training mean."""
@@ -170,22 +256,6 @@ class Recommender:
             self._item_side = (factors, mu, bi)
         return self._item_side
 
-    def rated_matrix(self):
-        """The training pairs as a boolean CSR matrix (num_users, num_items), cached."""
-        if self._rated is None:
-            self._rated = sp.csr_matrix(
-                (np.ones(len(self.train), dtype=bool), (self.train.user, self.train.item)),
-                shape=(len(self.user_map), len(self.item_map)))
-        return self._rated
-
-    def top_rated(self, raw_user, n=10):
-        """The user's ``n`` highest training ratings as (raw item id, rating), best first."""
-        mine = self.train.user == self.user_map.to_inner(raw_user, 'user')
-        ratings = self.train.rating[mine]
-        order = np.argsort(-ratings, kind='stable')[:n]
-        items = np.atleast_1d(self.item_map.to_raw(self.train.item[mine][order]))
-        return list(zip(items.tolist(), ratings[order].astype(float).tolist()))
-
     def score_users(self, inner_users):
         """Predicted ratings of every item for the given inner users,
         shape (len(inner_users), num_items), on the rating scale."""
@@ -198,10 +268,6 @@ class Recommender:
     def item_factors(self):
         """Item embedding matrix (num_items, factors), numpy."""
         return self.net.item_factors()
-
-    def item_name(self, raw_item):
-        """Title or text of a raw item id ('' when unknown)."""
-        return self.item_names.get(raw_item, self.item_names.get(str(raw_item), ''))
 
     def export(self, path):
         """Export the network with ``HybridBlock.export`` (``path-symbol.json`` and

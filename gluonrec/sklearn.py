@@ -30,10 +30,10 @@ from .data.ratings import Ratings
 from .data.split import random_rank_within
 from .metrics import rmse
 from .models import model_names
+from .recommender import unknown_policy
 
 __all__ = ['RatingRegressor', 'UserKFold', 'LeaveKOutPerUser', 'split_pairs', 'rmse_score']
 
-_UNKNOWN = ('mean', 'error')
 
 
 def split_pairs(X, name='X'):
@@ -102,10 +102,11 @@ class RatingRegressor(RegressorMixin, BaseEstimator):
         ``patience`` then has no effect).
     scale : (low, high), optional
         The rating scale (default: the smallest and largest training rating).
-    unknown : {'mean', 'error'}
-        Prediction for a user or item absent from the training pairs: the documented
-        fallback of ``Recommender.predict`` (global plus known bias, else the training
-        mean), or ``KeyError``.
+    unknown : {'baseline', 'error'}
+        Prediction for a user or item absent from the training pairs
+        (``gluonrec.recommender.UNKNOWN``): the baseline of ``Recommender.predict``
+        (global plus known bias, else the training mean), or ``KeyError``; 'mean' is
+        the older name of 'baseline'.
     model_kwargs : dict, optional
         Further constructor arguments of the model (``hidden``, ``dropout``, ...).
     random_state : int
@@ -130,7 +131,7 @@ class RatingRegressor(RegressorMixin, BaseEstimator):
 
     def __init__(self, model='biased_mf', family=None, num_factors=None, epochs=None,
                  batch_size=None, optimizer=None, lr=None, wd=None, reg=None, patience=None,
-                 engine=None, validation_fraction=0.0, scale=None, unknown='mean',
+                 engine=None, validation_fraction=0.0, scale=None, unknown='baseline',
                  model_kwargs=None, random_state=0, ctx='cpu'):
         self.model = model
         self.family = family
@@ -153,8 +154,7 @@ class RatingRegressor(RegressorMixin, BaseEstimator):
     def _check_params(self):
         if self.model not in model_names():
             raise ValueError(f'model={self.model!r}; choose from {model_names()}')
-        if self.unknown not in _UNKNOWN:
-            raise ValueError(f'unknown must be one of {_UNKNOWN}, got {self.unknown!r}')
+        unknown_policy(self.unknown, ('error', 'baseline'))
         if not 0.0 <= self.validation_fraction < 1.0:
             raise ValueError('validation_fraction must lie in [0, 1), got '
                              f'{self.validation_fraction!r}')

@@ -17,6 +17,7 @@ from gluonrec.cli import (ScriptError, add_model_dir_args, check_new_user_id, po
 from gluonrec import load_model
 from gluonrec.foldin import preferred_reg
 from gluonrec.recommend import recommend
+from gluonrec.recommender import UNKNOWN
 
 
 def build_parser():
@@ -27,9 +28,12 @@ def build_parser():
     add_model_dir_args(parser, os.path.join('models', 'movielens'))
     parser.add_argument('-n', type=positive_int, default=10,
                         help='how many recommendations (default: %(default)s)')
-    parser.add_argument('--fallback', choices=['popular', 'bias'],
-                        help='for an unknown user, list popular or top-bias items '
-                             'instead of failing')
+    parser.add_argument('--unknown', choices=UNKNOWN, default='error',
+                        help="for a user the model never saw: fail ('error'), or list "
+                             "the items best for an average user ('baseline') or the most "
+                             "rated ones ('popular') (default: %(default)s)")
+    parser.add_argument('--fallback', choices=['popular', 'bias'], dest='unknown',
+                        help=argparse.SUPPRESS)  # the older name of --unknown
     parser.add_argument('--ratings', metavar='LIST_OR_FILE',
                         help="a new user's ratings, item:rating,... or a file of item,rating "
                              'lines: recommend for them without retraining')
@@ -64,10 +68,10 @@ def body(argv):
     known = user is not None
     if not known:
         user = args.user_id
-    if not known and args.fallback is None:
+    if not known and args.unknown == 'error':
         raise ScriptError(f'unknown user {args.user_id!r}: not in the training data '
-                          '(use --fallback popular for a default list)')
-    recs = recommend(rec, user, n=args.n, fallback=args.fallback)
+                          '(use --unknown popular or --unknown baseline for a default list)')
+    recs = recommend(rec, user, n=args.n, unknown=args.unknown)
     liked = rec.top_rated(user, n=args.n) if known else []
     if args.json:
         print_json({'user': user, 'top_rated': [{'item': i, 'rating': r,
@@ -84,7 +88,8 @@ def body(argv):
         print(f'User {user} has rated every item the model knows '
               f'({rec.train.num_items}); nothing is left to recommend.')
         return 0
-    print(f'Recommended for user {user}' + ('' if known else ' (unknown user: fallback)') + ':')
+    whose = '' if known else f' (unknown user: {args.unknown} fallback)'
+    print(f'Recommended for user {user}{whose}:')
     for item, predicted in recs:
         print(f'  {predicted:5.2f}  {rec.item_name(item) or item}')
     return 0

@@ -2,7 +2,7 @@
 from .ratings import IdMap, Ratings
 from .datasets import (JESTER_SCALE, detect_movielens, load_jester, load_jester_jokes,
                        load_movielens, load_triples)
-from .scaling import MinMaxScaler
+from .scaling import MinMaxScaler, check_scaler, register_scaler
 from .split import (cold_start_counts, kfold, new_user_split, random_rank_within, random_split,
                     user_holdout_split)
 from .synthetic import make_jester_scale, make_synthetic
@@ -12,6 +12,7 @@ from .catalog import family_of, load_dataset
 
 __all__ = ['IdMap', 'Ratings', 'JESTER_SCALE', 'detect_movielens', 'load_jester',
            'load_jester_jokes', 'load_movielens', 'load_triples', 'MinMaxScaler',
+           'check_scaler', 'register_scaler',
            'cold_start_counts', 'kfold', 'new_user_split', 'random_rank_within', 'random_split',
            'user_holdout_split',
            'make_synthetic', 'make_jester_scale', 'fetch', 'data_home', 'RatingIter', 'RowIter',

@@ -6,9 +6,54 @@ import numpy as np
 
 from .._compat import mx
 
-__all__ = ['RatingIter', 'RowIter']
+__all__ = ['by_name', 'DATA_NAMES', 'RatingIter', 'RowIter']
 
 _MODES = ('pad', 'discard', 'roll_over')
+
+
+#: The names ``fit`` reads a batch's data by, in the order the engines take them.
+DATA_NAMES = ('user', 'item')
+
+
+class _Renamed(mx.io.DataIter):
+    """An iterator whose batches' data arrays are reordered to ``DATA_NAMES``."""
+
+    def __init__(self, inner, order):
+        super().__init__(inner.batch_size)
+        self.inner, self.order = inner, order
+
+    @property
+    def provide_data(self):
+        return [self.inner.provide_data[i] for i in self.order]
+
+    @property
+    def provide_label(self):
+        return self.inner.provide_label
+
+    def reset(self):
+        self.inner.reset()
+
+    def next(self):
+        batch = self.inner.next()
+        return mx.io.DataBatch([batch.data[i] for i in self.order], batch.label,
+                               pad=batch.pad, index=batch.index,
+                               provide_data=self.provide_data,
+                               provide_label=self.provide_label)
+
+
+def by_name(data_iter, argument='data_iter'):
+    """``data_iter``, whose batches give their data in ``DATA_NAMES`` order ('user'
+    then 'item', as ``provide_data`` names them), or a view of it reordered so; a
+    ``ValueError`` naming ``argument`` when those names are not there. (MXNet's
+    ``NDArrayIter(data={'user': ..., 'item': ...})`` sorts its names: item first.)"""
+    names = [desc.name for desc in data_iter.provide_data]
+    if names[:len(DATA_NAMES)] == list(DATA_NAMES):
+        return data_iter
+    if sorted(names) != sorted(DATA_NAMES):
+        raise ValueError(f'{argument} provides data named {names}; gluonrec reads a batch '
+                         f'by the names {list(DATA_NAMES)} (set them in provide_data, e.g. '
+                         "NDArrayIter(data={'user': ..., 'item': ...}))")
+    return _Renamed(data_iter, [names.index(name) for name in DATA_NAMES])
 
 
 class RatingIter(mx.io.DataIter):

@@ -1,7 +1,27 @@
-"""Min-max scaling of ratings onto a feature range and back."""
+"""Scaling ratings onto the range a model trains on and back: the scaler contract, and
+min-max scaling, the one gluonrec uses by default.
+
+The scaler contract, what a scaler must provide to train, save and load:
+
+- ``transform(ratings)`` and ``inverse_transform(scaled)``: numpy arrays (or scalars)
+  in, float64 out; the iterators scale labels with the first, every metric and
+  prediction is mapped back with the second, so RMSE is on the original scale.
+- ``to_dict()``: its state as JSON values (``save_model`` writes it to scaler.json,
+  with the ``kind`` it is registered as), and a classmethod ``from_dict(state)``
+  that rebuilds it (``load_model``).
+- optionally ``low`` and ``high``: the rating range predictions are clipped to when a
+  network is evaluated (``MinMaxScaler`` has them; without them, no clipping there).
+
+``register_scaler('name', cls)`` makes a scaler class loadable; ``check_scaler`` names
+what a scaler lacks, and ``fit`` and ``train_model`` call it before training.
+"""
 import numpy as np
 
-__all__ = ['MinMaxScaler']
+__all__ = ['MinMaxScaler', 'register_scaler', 'check_scaler', 'scaler_from_dict',
+           'scaler_to_dict', 'SCALER_METHODS']
+
+#: What every scaler provides (see the module docstring).
+SCALER_METHODS = ('transform', 'inverse_transform', 'to_dict', 'from_dict')
 
 
 class MinMaxScaler:
@@ -78,3 +98,50 @@ class MinMaxScaler:
     def __repr__(self):
         return (f'MinMaxScaler(low={self.low}, high={self.high}, '
                 f'feature_range={self.feature_range})')
+
+
+_SCALERS = {'minmax': MinMaxScaler}
+
+
+def register_scaler(name, cls=None):
+    """Register scaler class ``cls`` under ``name`` (as a decorator without ``cls``),
+    so that ``load_model`` can rebuild it from scaler.json."""
+    if cls is None:
+        return lambda cls: register_scaler(name, cls)
+    missing = [m for m in SCALER_METHODS if not callable(getattr(cls, m, None))]
+    if missing:
+        raise ValueError(f'{cls!r} lacks {", ".join(missing)} (a scaler provides '
+                         f'{", ".join(SCALER_METHODS)})')
+    if name in _SCALERS and _SCALERS[name] is not cls:
+        raise ValueError(f'scaler name {name!r} is taken by {_SCALERS[name].__name__}')
+    _SCALERS[name] = cls
+    return cls
+
+
+def check_scaler(scaler):
+    """Raise ``ValueError`` naming what ``scaler`` lacks of the scaler contract."""
+    missing = [m for m in SCALER_METHODS if not callable(getattr(scaler, m, None))]
+    if missing:
+        raise ValueError(f'scaler {type(scaler).__name__} lacks {", ".join(missing)}: a '
+                         f'scaler provides {", ".join(SCALER_METHODS)} (see '
+                         'gluonrec.data.scaling)')
+
+
+def scaler_to_dict(scaler):
+    """``scaler.to_dict()`` with the name its class is registered as, under 'kind'."""
+    kinds = [name for name, cls in _SCALERS.items() if cls is type(scaler)]
+    if not kinds:
+        raise ValueError(f'scaler {type(scaler).__name__} is not registered, so a saved '
+                         'model could not rebuild it: gluonrec.data.register_scaler(name, '
+                         'cls)')
+    return dict(scaler.to_dict(), kind=kinds[0])
+
+
+def scaler_from_dict(state):
+    """The scaler ``scaler_to_dict`` saved (a state without 'kind' is min-max's)."""
+    state = dict(state)
+    kind = state.pop('kind', 'minmax')
+    if kind not in _SCALERS:
+        raise ValueError(f'scaler kind {kind!r} is not registered in this process; import '
+                         'the module that registers it first')
+    return _SCALERS[kind].from_dict(state)

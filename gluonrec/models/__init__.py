@@ -21,13 +21,24 @@ _REGISTRY = {
 }
 
 
-def register_model(name, cls):
-    """Register ``cls`` (a ``RecModel`` subclass) under ``name``."""
+def register_model(name, cls=None):
+    """Register ``cls`` (a ``RecModel`` subclass) under ``name``; with ``cls`` left out,
+    a class decorator: ``@register_model('my_model')``. The name is what
+    ``train_model(model=...)``, ``get_model``, ``RatingRegressor``, the scripts'
+    ``--model`` and a saved model's ``config.json`` use."""
+    if cls is None:
+        def decorate(cls):
+            register_model(name, cls)
+            return cls
+        return decorate
     if not (isinstance(cls, type) and issubclass(cls, RecModel)):
         raise ValueError(f'{cls!r} is not a RecModel subclass')
+    if not isinstance(name, str) or not name:
+        raise ValueError(f'a model name must be a non-empty string, got {name!r}')
     if name in _REGISTRY:
         raise ValueError(f'model name {name!r} is taken by {_REGISTRY[name].__name__}')
     _REGISTRY[name] = cls
+    return cls
 
 
 def model_names():

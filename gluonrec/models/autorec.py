@@ -102,11 +102,6 @@ class AutoRec(ReadsRatings, RecModel):
         self._inputs = None
         # I-AutoRec: the decoder's and encoder's rows are per user as well.
         self._user_rows = [] if self.user_based else [_Rows(self.decoder), _Rows(self.encoder)]
-        self._set_config(num_users=self.num_users, num_items=self.num_items,
-                         num_factors=self.num_factors, user_based=self.user_based,
-                         activation=activation, dropout=self.dropout,
-                         sparse_grad=self.sparse_grad,
-                         initializer=initializer, init_scale=float(init_scale))
 
     @property
     def batch_rows(self):
@@ -129,6 +124,25 @@ class AutoRec(ReadsRatings, RecModel):
         """The user biases; for I-AutoRec also the decoder and encoder rows (one per
         user); for U-AutoRec a user's code comes from the ratings alone."""
         return super().user_tables() + self._user_rows
+
+    def fold_in_view(self, index, inner, scaled, count, item_side):
+        """I-AutoRec: ``[h_i, 1]`` (the item codes, fixed) after the item bias ``c_i``,
+        for the user's decoder row and bias; the user's encoder row stays 0, so the item
+        codes (and every other user's predictions) do not change. U-AutoRec: ``[1]``
+        after ``W_i . h_u + c_i``, for the user's bias; the code ``h_u`` is the
+        encoder's output on the ratings given."""
+        factors = item_side[0]
+        c = table(self.item_embedding).asnumpy()[:, 0].astype(np.float64)
+        if self.user_based:
+            codes = self.encode(index, inner, scaled, count)
+            offset = np.einsum('nk,nk->n', factors[inner], codes[index]) + c[inner]
+            return np.ones((len(inner), 1)), offset, \
+                lambda w: {self.user_embedding: w}, None
+        decoder_rows, encoder_rows = self._user_rows
+        k = factors.shape[1]
+        return np.hstack([factors[inner], np.ones((len(inner), 1))]), c[inner], \
+            lambda w: {decoder_rows: w[:, :k], self.user_embedding: w[:, k:],
+                       encoder_rows: np.zeros((count, k))}, None
 
     def _inputs_or_fail(self):
         return self._attached(self._inputs)

@@ -1,4 +1,9 @@
 """What every gluonrec model shares: id embeddings, factors, config, constraints."""
+import contextlib
+import functools
+import inspect
+import weakref
+
 import numpy as np
 
 from .._compat import mx
@@ -71,6 +76,55 @@ def table(block):
     return block.weight.data(block.weight.list_ctx()[0])
 
 
+def _plain(value):
+    """A constructor argument as JSON would give it back: tuples as lists, numpy
+    scalars as Python numbers (so a config compares equal after a save and a load)."""
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def _capturing(init):
+    """Wrap a model's ``__init__`` so that the outermost call records its arguments
+    (defaults applied) as ``self.config``: what ``save_model`` writes and ``get_model``
+    rebuilds the model from."""
+    signature = inspect.signature(init)
+
+    @functools.wraps(init)
+    def __init__(self, *args, **kwargs):
+        outermost = not getattr(self, '_in_init', False)
+        if outermost:
+            object.__setattr__(self, '_in_init', True)
+        try:
+            init(self, *args, **kwargs)
+        finally:
+            if outermost:
+                object.__setattr__(self, '_in_init', False)
+        if outermost:
+            bound = signature.bind(self, *args, **kwargs)
+            bound.apply_defaults()
+            config = {}
+            for name, value in list(bound.arguments.items())[1:]:
+                kind = signature.parameters[name].kind
+                if kind is inspect.Parameter.VAR_POSITIONAL:
+                    if value:
+                        raise TypeError(f'{type(self).__name__}: positional arguments '
+                                        f'beyond the named ones ({value!r}) cannot be '
+                                        'saved; give them names')
+                elif kind is inspect.Parameter.VAR_KEYWORD:
+                    config.update(value)
+                else:
+                    config[name] = value
+            for gluon_only in ('prefix', 'params'):  # Block's own, not the model's
+                config.pop(gluon_only, None)
+            self.config = _plain(config)
+    return __init__
+
+
 def check_positive_int(name, value):
     """Raise ValueError unless ``value`` is a positive integer."""
     if isinstance(value, bool) or int(value) != value or value < 1:
@@ -78,11 +132,34 @@ def check_positive_int(name, value):
 
 
 class RecModel(gluon.HybridBlock):
-    """Base of the models: user and item embedding tables and their contract.
+    """Base of the models, built-in and a researcher's own: the contract in one place.
 
-    Subclasses implement ``hybrid_forward(F, user, item, ...)`` mapping int id batches
-    of shape (batch,) to scores of shape (batch,), and may override ``constrain``
-    (a projection applied after every optimiser update) and ``score_matrix``.
+    A model subclasses this and writes ``__init__`` and ``hybrid_forward(F, user, item,
+    ...)``, which maps int id batches of shape (batch,) to scores of shape (batch,).
+    Everything else the package does with a model (train, save and load, fold new
+    users in, recommend, find similar items) works from what the base class finds:
+
+    - **Constructor arguments** are recorded as ``config`` when the outermost
+      ``__init__`` returns (defaults filled in); ``save_model`` writes them, so they
+      must be JSON values (checked at save time, naming the argument), and
+      ``get_model(name, **config)`` rebuilds the model.
+    - **Tables looked up by id** (``embedding_tables``): every table made with
+      ``self.embedding('user' | 'item', width)``, the base's ``user_embedding`` and
+      ``item_embedding`` among them, and any other ``gluon.nn.Embedding`` in the model
+      with ``num_users`` or ``num_items`` rows. Training adds ``reg`` times the squared
+      norm of the rows a batch uses (``penalty``); the per-user ones (``user_tables``)
+      are what fold-in fits for a new user and what ``add_users`` extends.
+    - **Training defaults** (``training_defaults``): settings a model declares for
+      itself (``optimizer``, ``lr``, ``epochs``, ...), used by ``train_model``,
+      ``RatingRegressor`` and the scripts where neither the caller nor a preset (which
+      only built-in models have) gives one; see ``gluonrec.presets.resolve``.
+    - **Fold-in**: every model folds new users in by autograd on its user tables; one
+      with a closed form defines ``fold_in_view`` in its own class.
+
+    Optional hooks, for the unusual case: ``constrain`` (a projection after every
+    update), ``check_loaded``, ``attach_ratings`` (models that read the training
+    ratings), ``score_matrix``, ``biases``, ``user_factors`` / ``item_factors``,
+    ``embedding_tables`` / ``user_tables`` / ``penalty``.
 
     Parameters
     ----------
@@ -117,6 +194,14 @@ class RecModel(gluon.HybridBlock):
     #: batches of whole rows (``RowIter``), what ``train_model`` then builds, with
     #: ``batch_size`` counting rows.
     batch_rows = None
+    #: Training settings this model declares for itself (keys of
+    #: ``gluonrec.presets.TRAINING_KEYS``); the caller's and a preset's come first.
+    training_defaults = {}
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if '__init__' in vars(cls):
+            cls.__init__ = _capturing(vars(cls)['__init__'])
 
     def __init__(self, num_users, num_items, user_factors, item_factors, sparse_grad=False,
                  initializer='normal', init_scale=0.1, row_sparse_weights=False, **kwargs):
@@ -129,23 +214,66 @@ class RecModel(gluon.HybridBlock):
         self.num_users, self.num_items = int(num_users), int(num_items)
         self.row_sparse_weights = bool(row_sparse_weights)
         self.sparse_grad = bool(sparse_grad) or self.row_sparse_weights
+        self._kinds = {}  # id(block) -> 'user' or 'item', for tables made by ``embedding``
         weight_init = _initializer(initializer, init_scale)
-        with self.name_scope():
-            self.user_embedding = self._embedding(num_users, user_factors, weight_init)
-            self.item_embedding = self._embedding(num_items, item_factors, weight_init)
+        self.user_embedding = self.embedding('user', user_factors, weight_init)
+        self.item_embedding = self.embedding('item', item_factors, weight_init)
         self.config = {}
 
+    def embedding(self, kind, dim, weight_initializer=None):
+        """A new table with a row per user (``kind='user'``) or item ('item'), which
+        the batch's ids look up: penalised in training, and (per user) fitted by fold-in
+        and extended by ``add_users``. Assign it to an attribute of the model."""
+        if kind not in ('user', 'item'):
+            raise ValueError(f"kind must be 'user' or 'item', got {kind!r}")
+        # Gluon's name scope, unless the caller is inside it already (it cannot nest).
+        inside = getattr(gluon.block._BlockScope._current, 'value', None) is self._scope
+        with contextlib.nullcontext() if inside else self.name_scope():
+            block = make_embedding(self.num_users if kind == 'user' else self.num_items,
+                                   dim, self.sparse_grad, self.row_sparse_weights,
+                                   weight_initializer)
+        self._kinds[id(block)] = kind
+        return block
+
     def _embedding(self, num, dim, weight_initializer):
-        return make_embedding(num, dim, self.sparse_grad, self.row_sparse_weights,
+        return self.embedding('user' if num == self.num_users else 'item', dim,
                               weight_initializer)
 
-    def _set_config(self, **kwargs):
-        """Record the constructor arguments (JSON-serialisable) to rebuild the model."""
-        self.config = dict(kwargs, row_sparse_weights=self.row_sparse_weights)
+    def _id_tables(self):
+        """(block, kind) of every table looked up by user or item id, in the order the
+        model assigned them: those made by ``embedding``, and other embeddings with as
+        many rows as there are users or items (see the class docstring)."""
+        found, stack = [], list(self._children.values())
+        while stack:
+            block = stack.pop(0)
+            block = block() if isinstance(block, weakref.ref) else block
+            if not isinstance(block, (gluon.nn.Embedding, RowSparseEmbedding)):
+                stack[:0] = list(block._children.values())
+                continue
+            kind = self._kinds.get(id(block))
+            if kind is None:
+                rows = block.weight.shape[0]
+                kinds = [k for k, size in (('user', self.num_users),
+                                           ('item', self.num_items)) if rows == size]
+                if len(kinds) == 2:
+                    raise ValueError(f'{type(self).__name__}: embedding {block.name} has '
+                                     f'{rows} rows, as many as there are users and items; '
+                                     "make it with self.embedding('user' or 'item', width) "
+                                     'so that gluonrec knows which')
+                kind = kinds[0] if kinds else None
+            if kind is not None:
+                found.append((block, kind))
+        return found
 
     def embedding_tables(self):
-        """(block, 'user' or 'item') for each table a batch looks rows up in."""
-        return [(self.user_embedding, 'user'), (self.item_embedding, 'item')]
+        """(block, 'user' or 'item') for each table a batch looks rows up in, which the
+        L2 penalty covers: every table ``_id_tables`` finds."""
+        return self._id_tables()
+
+    def user_tables(self):
+        """Every table with a row per user (in use or not), which fold-in fits for new
+        users and ``add_users`` extends."""
+        return [block for block, kind in self._id_tables() if kind == 'user']
 
     def penalty(self, F, user, item):
         """Per-example squared L2 norm of the rows the batch uses, shape (batch,).
@@ -164,11 +292,31 @@ class RecModel(gluon.HybridBlock):
         """Give the model the training ``Ratings`` (and the scaler it trains with) where
         it reads them (``uses_ratings``); a no-op for the factor models."""
 
-    def user_tables(self):
-        """Every embedding block with a row per user (in use or not), which fold-in fits
-        for new users and ``add_users`` extends; a model with other per-user tables
-        overrides it."""
-        return [self.user_embedding]
+    def fold_in_view(self, index, inner, scaled, count, item_side):
+        """A new user's prediction as a linear function of that user's own rows, for
+        ``gluonrec.foldin``'s closed form; defined by a model's own class (one that only
+        inherits it is folded in by autograd, as its changes may break the view).
+
+        Parameters
+        ----------
+        index, inner : numpy.ndarray of int, shape (n,)
+            Each rating's new user (0..count-1) and inner item.
+        scaled : numpy.ndarray, shape (n,)
+            The ratings, scaled as in training.
+        count : int
+        item_side : (factors, global bias, item biases)
+            ``Recommender.item_side()``: float64 item factors (num_items, k), and the
+            biases (None without them).
+
+        Returns
+        -------
+        (design (n, d), offset (n,), split, free)
+            The prediction of rating r is ``design[r] @ theta[index[r]] + offset[r]``;
+            ``split(theta (count, d))`` gives the rows of each user table; ``free``
+            marks the columns a non-negative model leaves unconstrained (None: no
+            constraint).
+        """
+        raise NotImplementedError(f'{type(self).__name__} has no closed-form fold-in')
 
     def constrain(self):
         """Project parameters back onto the feasible set after an update (no-op here;

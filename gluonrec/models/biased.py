@@ -35,11 +35,13 @@ class BiasedMF(MatrixFactorization):
         biases = F.reshape(self.user_bias(user), (-1,)) + F.reshape(self.item_bias(item), (-1,))
         return F.broadcast_add(dot + biases, global_bias)
 
-    def embedding_tables(self):
-        return super().embedding_tables() + [(self.user_bias, 'user'), (self.item_bias, 'item')]
-
-    def user_tables(self):
-        return super().user_tables() + [self.user_bias]
+    def fold_in_view(self, index, inner, scaled, count, item_side):
+        """``[q_i, 1] . [p_u, b_u]`` after ``mu + b_i``."""
+        factors, mu, item_bias = item_side
+        q = factors[inner]
+        k = q.shape[1]
+        return np.hstack([q, np.ones((len(q), 1))]), mu + item_bias[inner], \
+            lambda w: {self.user_embedding: w[:, :k], self.user_bias: w[:, k:]}, None
 
     def biases(self):
         """(global, user biases (num_users,), item biases (num_items,)) as numpy."""

@@ -32,14 +32,16 @@ class MatrixFactorization(RecModel):
                          init_scale=init_scale, row_sparse_weights=row_sparse_weights,
                          **kwargs)
         self.num_factors = int(num_factors)
-        self._set_config(num_users=self.num_users, num_items=self.num_items,
-                         num_factors=self.num_factors, sparse_grad=self.sparse_grad,
-                         initializer=initializer, init_scale=float(init_scale))
 
     def hybrid_forward(self, F, user, item):
         p = self.user_embedding(user)
         q = self.item_embedding(item)
         return F.sum(p * q, axis=-1)
+
+    def fold_in_view(self, index, inner, scaled, count, item_side):
+        """A new user's prediction is ``p_u . q_i``: the design is the item factors."""
+        q = item_side[0][inner]
+        return q, np.zeros(len(q)), lambda w: {self.user_embedding: w}, None
 
     def score_matrix(self, users, items=None):
         users = np.asarray(users)

@@ -59,11 +59,6 @@ class MLPRecommender(RecModel):
                     self.body.add(gluon.nn.Dropout(dropout))
             self.body.add(gluon.nn.Dense(1))
         self.num_factors = int(num_factors)
-        self._set_config(num_users=self.num_users, num_items=self.num_items,
-                         num_factors=self.num_factors, user_factors=user_factors,
-                         item_factors=item_factors, hidden=hidden, activation=activation,
-                         dropout=float(dropout), sparse_grad=self.sparse_grad,
-                         initializer=initializer, init_scale=float(init_scale))
 
     def hybrid_forward(self, F, user, item):
         features = F.concat(self.user_embedding(user), self.item_embedding(item), dim=-1)

@@ -1,4 +1,6 @@
 """Non-negative matrix factorisation by projected gradient steps."""
+import numpy as np
+
 from .._compat import mx
 from .base import table
 from .biased import BiasedMF
@@ -45,7 +47,6 @@ class NonNegativeMF(BiasedMF):
             # Biases pinned at zero: one forward for both variants, and nothing trains them.
             for param in (self.user_bias.weight, self.item_bias.weight, self.global_bias):
                 param.grad_req = 'null'
-        self.config['use_bias'] = self.use_bias
 
     def constrain(self):
         """Clip the factor tables to >= 0 in place (the projection step)."""
@@ -65,6 +66,22 @@ class NonNegativeMF(BiasedMF):
             for param in (self.user_bias.weight, self.item_bias.weight, self.global_bias):
                 if float(param.data().abs().max().asscalar()) != 0:
                     raise ValueError(f'{param.name} is not 0 but use_bias is false')
+
+    def fold_in_view(self, index, inner, scaled, count, item_side):
+        """As ``BiasedMF``'s (as ``MatrixFactorization``'s without biases, the user bias
+        held at 0), the factor columns constrained to >= 0 and the bias free."""
+        k = item_side[0].shape[1]
+        if self.use_bias:
+            design, offset, split, _ = super().fold_in_view(index, inner, scaled, count,
+                                                            item_side)
+        else:
+            design, offset = item_side[0][inner], np.zeros(len(inner))
+
+            def split(w):
+                return {self.user_embedding: w, self.user_bias: np.zeros((count, 1))}
+        free = np.zeros(design.shape[1], dtype=bool)
+        free[k:] = True
+        return design, offset, split, free
 
     def biases(self):
         return super().biases() if self.use_bias else None

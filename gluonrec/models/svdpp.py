@@ -70,6 +70,15 @@ class SVDpp(ReadsRatings, BiasedMF):
                                   self.num_items)
         return sets.all_sums(y)
 
+    def fold_in_view(self, index, inner, scaled, count, item_side):
+        """As ``BiasedMF``'s, after ``q_i . |N(u)|^-1/2 sum y_j`` as well: a new user's
+        implicit sum comes from the items they rate."""
+        design, offset, split, free = super().fold_in_view(index, inner, scaled, count,
+                                                           item_side)
+        implicit = self.implicit_sums(index, inner, count)
+        offset = offset + np.einsum('nk,nk->n', item_side[0][inner], implicit[index])
+        return design, offset, split, free
+
     def user_factors(self):
         """The effective user factors: ``p_u`` plus the normalised implicit sum."""
         y = self.implicit.data(self._first_ctx()).asnumpy()

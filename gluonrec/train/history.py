@@ -15,11 +15,15 @@ class History(list):
     ``params_epoch``: set by ``fit``, the epoch whose parameters the model holds when it
     returns (the best one when early stopping restored it, else the last), or None when
     training stopped in the middle of an epoch. ``interrupted``: set by ``fit``, True
-    when a Ctrl-C ended training.
+    when a Ctrl-C ended training. ``settings``: set by ``fit``, what it trained with
+    (optimizer, learning_rate, wd, reg, loss, epochs), which
+    ``Recommender.from_training`` keeps (fold-in's ``reg=None`` and ``'auto'`` read
+    the reg from it).
     """
 
     params_epoch = None
     interrupted = False
+    settings = None
 
     def to_json(self, path=None):
         text = json.dumps(list(self), indent=2)

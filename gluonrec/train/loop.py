@@ -12,6 +12,8 @@ import time
 import numpy as np
 
 from .._compat import error_line, mx
+from ..data.iterators import by_name
+from ..data.scaling import check_scaler
 from ..context import net_ctx, resolve_ctx
 from ..evaluation import as_iter, evaluate
 from .callbacks import BatchLog, BestParameters, EarlyStopping, ProgressBar, log_epoch
@@ -99,6 +101,11 @@ def fit(net, train_iter, val_iter=None, epochs=10, optimizer='adam', learning_ra
     """
     _check_args(epochs, learning_rate, log_interval, reg, optimizer, wd, net, resume,
                 checkpoint_dir)
+    if scaler is not None:
+        check_scaler(scaler)
+    train_iter = by_name(train_iter, 'train_iter')
+    val_iter = by_name(val_iter, 'val_iter') if isinstance(val_iter, mx.io.DataIter) \
+        else val_iter
     ctxs = resolve_ctx(ctx)
     _initialize(net, ctxs, seed)
     # Row-sparse tables pull rows imperatively; some models run imperatively only.
@@ -112,6 +119,9 @@ def fit(net, train_iter, val_iter=None, epochs=10, optimizer='adam', learning_ra
                            optimizer_params=params, reg=reg, loss=loss, kvstore=kvstore,
                            train_iter=train_iter, hybridize=hybridize))
     run.echo = bool(verbose)
+    run.settings = {'optimizer': optimizer if isinstance(optimizer, str) else repr(optimizer),
+                    'learning_rate': learning_rate, 'wd': wd, 'reg': reg, 'loss': loss,
+                    'epochs': epochs}
     if run.ckpt is not None:  # only checkpoints need it (it hashes the training data)
         run.signature = _signature(net, train_iter, optimizer, params, reg, loss, seed,
                                    run.engine.name)
@@ -154,6 +164,7 @@ class _Run:
         self.label_scale = _label_scale(train_iter)
         self.signature = {}  # what a checkpoint must match to be resumed (_signature)
         self.echo = False  # print the epoch lines as well as logging them
+        self.settings = None  # what fit trained with, recorded on the history
         self.batch_hooks, self.epoch_hooks = [], []
 
     def add_callbacks(self, callbacks):
@@ -330,6 +341,7 @@ def _finish(run):
             run.best.restore(run.net)
         run.history.params_epoch = run.history.best()['epoch']
     run.history.interrupted = run.interrupted
+    run.history.settings = run.settings
     if run.interrupted:
         logger.warning('training interrupted; returning the history so far')
 
