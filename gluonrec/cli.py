@@ -1,5 +1,6 @@
 """The logic behind scripts/: shared flags, error handling, train-and-save."""
 import argparse
+import importlib
 import json
 import logging
 import os
@@ -16,8 +17,9 @@ from .presets import preset
 from .recipe import train_model
 from .train import check_plot_path, plot_history
 from .train.engine import CHOICES
+from .train.fused import describe as describe_fused
 
-__all__ = ['ScriptError', 'run_main', 'add_training_args', 'add_model_dir_args',
+__all__ = ['ScriptError', 'run_main', 'import_modules', 'add_training_args', 'add_model_dir_args',
            'training_kwargs', 'positive_int', 'share', 'train_and_save', 'checkpoint_dir',
            'configure_logging', 'default_data_dir', 'print_json', 'read_ratings_arg',
            'check_new_user_id', 'save_new_user']
@@ -45,6 +47,7 @@ def run_main(body, argv, prog):
     """
     in_job = os.environ.get('DMLC_ROLE') == 'worker'
     try:
+        import_modules(sys.argv[1:] if argv is None else argv)
         code = body(argv) or 0
         sys.stdout.flush()  # a closed pipe shows up here, not at interpreter exit
     except KeyboardInterrupt:  # Ctrl-C: what shells and schedulers expect, no traceback
@@ -71,6 +74,28 @@ def run_main(body, argv, prog):
         sys.stderr.flush()
         os._exit(code)
     return code
+
+
+def import_modules(argv):
+    """Import each module ``--import MODULE`` names in ``argv``, before a parser is
+    built: a researcher's module that registers models (``gluonrec.register_model``)
+    makes them ``--model`` choices, and lets their saved models load. The current
+    folder is searched too, as ``python -m`` would."""
+    names = [argv[n + 1] for n, arg in enumerate(argv[:-1]) if arg == '--import']
+    names += [arg.split('=', 1)[1] for arg in argv if arg.startswith('--import=')]
+    if names and os.getcwd() not in sys.path:
+        sys.path.append(os.getcwd())
+    for name in names:
+        try:
+            importlib.import_module(name)
+        except ImportError as exc:
+            raise ScriptError(f'--import {name}: {exc}') from None
+
+
+def _add_import_arg(parser):
+    parser.add_argument('--import', metavar='MODULE', action='append', dest='imports',
+                        help='import this module first (repeatable): one that registers '
+                             'models of your own, to train or load them')
 
 
 def configure_logging(verbose=False):
@@ -108,6 +133,7 @@ def add_model_dir_args(parser, default=None):
         parser.add_argument('--model-dir', default=default,
                             help='model folder (default: %(default)s)')
     parser.add_argument('--json', action='store_true', help='print JSON instead of text')
+    _add_import_arg(parser)
 
 
 def _ctx_spec(text):
@@ -124,6 +150,7 @@ def add_training_args(parser, family, out):
     them on as None."""
     p = preset(family)
     f = preset(family, engine='fused')
+    fused_models, fused_optimizers = describe_fused()
     parser.set_defaults(preset_family=family)
     g = parser.add_argument_group(
         'model and training', f'unset flags follow the {family} preset of the chosen model '
@@ -141,7 +168,7 @@ def add_training_args(parser, family, out):
                    help=f'ratings per batch [per call of the fused operator] (default: '
                         f'{p["batch_size"]} [{f["batch_size"]}])')
     g.add_argument('--optimizer',
-                   help=f'any MXNet optimizer: adagrad, adam, sgd, ... [sgd or adagrad] '
+                   help=f'any MXNet optimizer: adagrad, adam, sgd, ... [{fused_optimizers}] '
                         f'(default: {p["optimizer"]} [{f["optimizer"]}])')
     g.add_argument('--lr', type=_positive_float,
                    help=f'learning rate, per batch [per rating] (default: {p["lr"]} '
@@ -152,8 +179,8 @@ def add_training_args(parser, family, out):
                    help='L2 penalty on the embedding rows and biases of each rating '
                         f'(default: {p["reg"]} [{f["reg"]}])')
     g.add_argument('--engine', choices=CHOICES,
-                   help="'fused': a C++ operator, one update per rating (mf, biased_mf, "
-                        "nnmf; sgd, adagrad; CPU; built with g++ on first use); 'generic': "
+                   help=f"'fused': a C++ operator, one update per rating ({fused_models}; "
+                        f"{fused_optimizers}; CPU; built with g++ on first use); 'generic': "
                         "Gluon's Trainer, every model; 'auto': fused where it can "
                         '(default: $GLUONREC_ENGINE, else auto)')
     g.add_argument('--dense-grad', action='store_true',
@@ -179,6 +206,7 @@ def add_training_args(parser, family, out):
                    help='log the mean loss every N batches (default: %(default)s)')
     g.add_argument('--no-progress', action='store_true', help='no progress bar')
     g.add_argument('--plot', metavar='PNG', help='also write a plot of the training curves')
+    _add_import_arg(parser)
     return parser
 
 

@@ -356,9 +356,13 @@ def load_model(folder, ctx=None):
         raise ValueError(f'{scaler_path}: bad scaler ({exc})') from None
     if config['model'] not in model_names():
         module = config.get('module')
-        hint = f"import {module} first (it registers the model), then load" \
-            if isinstance(module, str) and module and not module.startswith('gluonrec.') \
-            else 'a model of another gluonrec version?'
+        if module == '__main__':
+            hint = ('it was defined in a script run as __main__: import the module that '
+                    'defines and registers it first, then load')
+        elif isinstance(module, str) and module and not module.startswith('gluonrec'):
+            hint = f'import {module} first (it registers the model), then load'
+        else:
+            hint = 'a model of another gluonrec version?'
         raise ValueError(f'{os.path.join(folder, "config.json")}: model '
                          f'{config["model"]!r} is not registered in this process; {hint}')
     try:

@@ -138,8 +138,8 @@ def train_model(ratings, val=None, *, model=None, family=None, val_fraction=0.2,
         servers need row_sparse tables (a constrained model trains dense there).
     engine : {'auto', 'fused', 'generic'}, optional
         As in ``fit``, but the default is ``$GLUONREC_ENGINE``, else 'auto': the fused
-        engine where it can train (mf, biased_mf, nnmf with SGD or Adagrad on CPU, a C++
-        compiler at hand), else the generic one. Presets are per engine; the engine
+        engine where it can train (``gluonrec.train.fused.describe()``'s models and
+        optimizers, on CPU, a C++ compiler at hand), else the generic one. Presets are per engine; the engine
         used is ``settings['engine']``.
     loss, ctx, checkpoint_dir, resume, log_interval, progress, callbacks, hybridize, verbose
         As in ``fit``.

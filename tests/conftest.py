@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from gluonrec._compat import mx
+import custom_models  # noqa: F401  (registers a researcher's model for the contract tests)
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # The real data sets are never copied into the repo; they are read where they lie.

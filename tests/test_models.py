@@ -37,7 +37,8 @@ def _ids(n=11, seed=0):
 
 
 def test_registry_names_and_errors():
-    assert model_names() == ['autorec', 'biased_mf', 'mf', 'mlp', 'nnmf', 'svdpp']
+    assert model_names() == ['autorec', 'biased_mf', 'mf', 'mlp', 'nnmf', 'svdpp',
+                             'test_gmf']  # the last one: tests/custom_models.py
     with pytest.raises(ValueError, match=r"unknown model 'svd'.*biased_mf"):
         get_model('svd', num_users=1, num_items=1)
     with pytest.raises(ValueError, match='taken'):

@@ -554,3 +554,23 @@ def test_a_plot_path_that_is_a_folder_is_refused_before_training(tiny_jester, tm
     assert proc.stderr.strip().endswith(f'{tmp_path}: is a folder; give the plot a file name '
                                         'such as curves.png')
     assert 'Epoch' not in proc.stdout and not (tmp_path / 'model').exists()
+
+
+def test_a_researchers_model_through_the_scripts(tmp_path):
+    """--import registers a model of one's own: a --model choice to train, and its
+    saved folder loads in the serving scripts (tests/custom_models.py, from its folder)."""
+    data = _ml100k(tmp_path / 'ml-100k')
+    tests = os.path.join(REPO, 'tests')
+    out = tmp_path / 'mine'
+    proc = run('train_movielens.py', '--import', 'custom_models', '--model', 'test_gmf',
+               '--data', data, '--epochs', 2, '--no-progress', '--out', out, cwd=tests)
+    assert 'test_gmf has no movielens preset; training with' in proc.stdout
+    assert json.loads((out / 'config.json').read_text())['model'] == 'test_gmf'
+    picks = run('recommend.py', 7, '--model-dir', out, '--import', 'custom_models', '--json',
+                cwd=tests)
+    assert len(json.loads(picks.stdout)['recommended']) == 10
+    bad = run('recommend.py', 7, '--model-dir', out, cwd=tests, check=False)
+    assert bad.returncode == 2 and 'import custom_models first' in bad.stderr
+    bad = run('recommend.py', 7, '--model-dir', out, '--import', 'no_such_module_here',
+              cwd=tests, check=False)
+    assert bad.returncode == 2 and "--import no_such_module_here: No module named" in bad.stderr

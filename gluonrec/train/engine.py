@@ -14,8 +14,8 @@ hybridize)`` and offers:
   worker.
 
 Two engines exist: 'generic' (Gluon's autograd and Trainer; every model, optimizer,
-device and kvstore) and 'fused' (``fused.py``: a C++ operator for mf, biased_mf and nnmf
-with SGD or Adagrad on one CPU). 'auto' takes the fused engine where it can train and
+device and kvstore) and 'fused' (``fused.py``: a C++ operator for the models and
+optimizers its ``KINDS`` and ``OPTIMIZERS`` name, on one CPU). 'auto' takes the fused engine where it can train and
 the generic one otherwise, logging why. ``engine=None`` reads ``$GLUONREC_ENGINE``.
 """
 import contextlib

@@ -17,14 +17,24 @@ import numpy as np
 
 from .._compat import mx
 from ..distributed import is_distributed
-from ..models import BiasedMF, MatrixFactorization, NonNegativeMF
+from ..models import BiasedMF, MatrixFactorization, NonNegativeMF, model_class, model_names
 from . import native
 
-__all__ = ['FusedEngine', 'EngineUnavailable', 'why_not', 'default_threads', 'KINDS']
+__all__ = ['FusedEngine', 'EngineUnavailable', 'why_not', 'default_threads', 'KINDS',
+           'OPTIMIZERS', 'describe']
 
 #: Model classes the kernel implements (exact classes: a subclass may change the forward).
+#: This and ``OPTIMIZERS`` are the one statement of what the engine takes: help texts
+#: and messages read them (``describe``).
 KINDS = (MatrixFactorization, BiasedMF, NonNegativeMF)
 OPTIMIZERS = ('sgd', 'adagrad')
+
+
+def describe():
+    """(registered names of the models, the optimizers) the fused engine trains, as
+    text: ('mf, biased_mf, nnmf', 'sgd, adagrad')."""
+    names = [name for name in model_names() if model_class(name) in KINDS]
+    return ', '.join(names), ', '.join(OPTIMIZERS)
 _EPS = 1e-7  # MXNet's Adagrad default
 
 
@@ -51,11 +61,11 @@ def why_not(model_cls, ctxs=None, optimizer=None, optimizer_params=None, loss='l
             kvstore=None, row_sparse_weights=False, build=True):
     """Why the fused engine cannot train this setup, or None when it can.
 
-    ``optimizer`` None means "not chosen yet" (a preset will pick sgd or adagrad).
+    ``optimizer`` None means "not chosen yet" (a preset will pick one of ``OPTIMIZERS``).
     With ``build`` the operator library is built and loaded if needed.
     """
     if model_cls not in KINDS:
-        return f'model {model_cls.__name__} is not one of mf, biased_mf, nnmf'
+        return f'model {model_cls.__name__} is not one of {describe()[0]}'
     for ctx in ctxs or ():
         if ctx.device_type != 'cpu':
             return f'the context is {ctx}; the fused engine runs on CPU'

@@ -84,9 +84,10 @@ def fit(net, train_iter, val_iter=None, epochs=10, optimizer='adam', learning_ra
         default: the library leaves output to logging, which only scripts configure.
     engine : {'generic', 'fused', 'auto'}, optional
         What performs the updates (``gluonrec.train.engine``): 'generic' (Gluon's
-        Trainer; every model and optimizer), 'fused' (a C++ operator: one SGD or Adagrad
-        step per rating for mf, biased_mf and nnmf on CPU; the same ``learning_rate``
-        is a much larger step there), or 'auto' (fused where it can, else generic,
+        Trainer; every model and optimizer), 'fused' (a C++ operator: one update per
+        rating, for the models and optimizers ``gluonrec.train.fused.describe()`` names,
+        on CPU; the same ``learning_rate`` is a much larger step there), or 'auto'
+        (fused where it can, else generic,
         logging why). Default: ``$GLUONREC_ENGINE``, else 'generic'; the recipe
         (``train_model``) defaults to 'auto' with presets for the engine it gets.
 
