@@ -60,14 +60,20 @@ def _id_map(state, path):
         raise ValueError(f'{path}: bad id map ({exc})') from None
 
 
-def _is_model_folder(folder):
-    """True when ``folder`` holds a gluonrec model's config.json."""
+def _config_of(folder):
+    """``folder``'s config.json as a dict, or None when there is none to read."""
     try:
         with open(os.path.join(folder, 'config.json'), encoding='utf-8') as handle:
             config = json.load(handle)
     except (OSError, ValueError):
-        return False
-    return isinstance(config, dict) and 'format_version' in config and 'model' in config
+        return None
+    return config if isinstance(config, dict) else None
+
+
+def _is_model_folder(folder):
+    """True when ``folder`` holds a gluonrec model's config.json."""
+    config = _config_of(folder)
+    return config is not None and 'format_version' in config and 'model' in config
 
 
 def _target(folder):
@@ -405,12 +411,7 @@ def load_model(folder, ctx=None):
 
 def _revision(folder):
     """The ``revision`` in ``folder``'s config.json (None when unreadable or absent)."""
-    try:
-        with open(os.path.join(folder, 'config.json'), encoding='utf-8') as handle:
-            config = json.load(handle)
-    except (OSError, ValueError):
-        return None
-    return config.get('revision') if isinstance(config, dict) else None
+    return (_config_of(folder) or {}).get('revision')
 
 
 def add_users(folder, ratings, users=None, out=None, reg=None, method='auto', rec=None):

@@ -277,24 +277,27 @@ def test_a_gpu_context_falls_back_before_anything_touches_the_gpu(caplog):
             make_engine('fused', **_kwargs(net, it, ctxs=[mx.gpu(0)]))
 
 
-def test_no_compiler_falls_back_and_trains(monkeypatch, tmp_path, caplog):
-    """Simulated: no g++ on PATH and an empty cache, in a fresh process (this one may
-    have the library loaded already)."""
-    env = dict(os.environ, CXX='no-such-compiler-here', GLUONREC_CACHE=str(tmp_path),
-               GLUONREC_ENGINE='auto')
+def _train_in_a_fresh_process(env, epochs=2):
+    """train_model on synthetic data in a new process (this one may have the library
+    loaded already) with ``env``; prints "ENGINE <the engine used> <val RMSE>"."""
     code = ('import logging; logging.basicConfig(level=logging.INFO)\n'
             'import gluonrec as gr\n'
             'r = gr.load_dataset("synthetic")\n'
-            'res = gr.train_model(r, model="biased_mf", epochs=2, ctx="cpu")\n'
+            f'res = gr.train_model(r, model="biased_mf", epochs={epochs}, ctx="cpu")\n'
             'print("ENGINE", res.settings["engine"], res.summary()["val_rmse"])\n')
-    done = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
-                          env=env, cwd=REPO, timeout=300)
+    return subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
+                          env=dict(os.environ, **env), cwd=REPO, timeout=300)
+
+
+def test_no_compiler_falls_back_and_trains(tmp_path):
+    """Simulated: no g++ on PATH and an empty cache."""
+    env = dict(CXX='no-such-compiler-here', GLUONREC_CACHE=str(tmp_path),
+               GLUONREC_ENGINE='auto')
+    done = _train_in_a_fresh_process(env)
     assert done.returncode == 0, done.stderr
     assert 'ENGINE generic' in done.stdout
     assert "no C++ compiler: 'no-such-compiler-here' not found" in done.stderr
-    env['GLUONREC_ENGINE'] = 'fused'
-    done = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
-                          env=env, cwd=REPO, timeout=300)
+    done = _train_in_a_fresh_process(dict(env, GLUONREC_ENGINE='fused'))
     assert done.returncode != 0 and 'no C++ compiler' in done.stderr
 
 
@@ -412,14 +415,8 @@ def test_an_unwritable_engine_cache_falls_back_to_the_generic_engine(tmp_path):
     cache = blocker / 'cache'  # cannot be created, even by root
     with pytest.raises(native.BuildError, match=f'cannot use the engine cache {cache}'):
         native.build(str(cache))
-    env = dict(os.environ, GLUONREC_CACHE=str(cache), GLUONREC_ENGINE='auto')
-    code = ('import logging; logging.basicConfig(level=logging.INFO)\n'
-            'import gluonrec as gr\n'
-            'r = gr.load_dataset("synthetic")\n'
-            'res = gr.train_model(r, model="biased_mf", epochs=1, ctx="cpu")\n'
-            'print("ENGINE", res.settings["engine"])\n')
-    done = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
-                          env=env, cwd=REPO, timeout=300)
+    done = _train_in_a_fresh_process(dict(GLUONREC_CACHE=str(cache), GLUONREC_ENGINE='auto'),
+                                     epochs=1)
     assert done.returncode == 0, done.stderr
     assert 'ENGINE generic' in done.stdout
     assert f'the fused one cannot (cannot use the engine cache {cache}' in done.stderr
