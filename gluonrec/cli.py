@@ -198,6 +198,10 @@ def add_training_args(parser, family, out):
     g.add_argument('--patience', type=int,
                    help='stop after this many epochs without a better validation RMSE, '
                         f'keeping the best; 0 disables (default: {p["patience"]})')
+    g.add_argument('--no-refit', dest='refit', action='store_false', default=None,
+                   help='save the model of the run that chose the epoch on the validation '
+                        'part, instead of one refit on all the ratings for that many '
+                        'epochs (the default where early stopping is on)')
     g.add_argument('--resume', action='store_true',
                    help='continue from the checkpoint in OUT.checkpoints (written after every '
                         'epoch and on Ctrl-C)')
@@ -220,7 +224,7 @@ def training_kwargs(args):
                 seed=args.seed, ctx=args.ctx, kvstore=args.kvstore,
                 checkpoint_dir=checkpoint_dir(args.out), resume=args.resume,
                 log_interval=args.log_interval, progress=False if args.no_progress else None,
-                engine=args.engine)
+                engine=args.engine, refit=args.refit)
 
 
 def train_and_save(ratings, args, extra=None):
@@ -254,6 +258,10 @@ def train_and_save(ratings, args, extra=None):
           f'MAE {summary["baseline_mae"]:.4f}')
     print(f'Trained in {summary["seconds"]:.1f} s ({result.settings["engine"]} engine); '
           f'model saved to {args.out}')
+    if summary['refit']:
+        print(f'The saved model was then refit on all {len(ratings)} ratings, the '
+              f'validation part included, for those {summary["epoch"]} epochs (--no-refit '
+              'keeps the selection run\'s): its own score on held-out ratings is unknown')
     if result.history.interrupted:  # saved, and still exit 130 as an interrupted command
         print(f'Training was interrupted; --resume continues from {checkpoint_dir(args.out)}')
         raise KeyboardInterrupt
@@ -263,6 +271,8 @@ def train_and_save(ratings, args, extra=None):
 def _whose(summary):
     """Which parameters the saved model holds, for the summary line."""
     epoch, best = summary['epoch'], summary['best_epoch']
+    if summary['refit']:
+        return f'selection run, epoch {epoch}, the best'
     if epoch is None:
         return 'parameters from inside an interrupted epoch'
     if epoch == best:

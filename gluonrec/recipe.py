@@ -3,11 +3,15 @@
 Scripts, benchmarks and research code call ``train_model``; a preset fills only the
 settings the caller left unset (``gluonrec.presets.resolve``).
 """
+import hashlib
+import json
 import logging
+import os
 import time
 
 import numpy as np
 
+from ._io import write_json
 from .context import resolve_ctx
 from .data import MinMaxScaler, RatingIter, RowIter, random_split
 from .data.catalog import family_of
@@ -18,7 +22,7 @@ from .models import get_model, model_class
 from .persist import save_model
 from .presets import DEFAULT_MODEL, resolve
 from .recommender import Recommender
-from .train import fit
+from .train import History, fit
 from .train.engine import choose_engine
 
 __all__ = ['train_model', 'TrainedModel']
@@ -40,16 +44,20 @@ class TrainedModel:
     settings : dict
         Every setting used, the preset's and the caller's ('model', 'num_factors', ...).
     seconds : float
-        Wall time of ``fit``.
+        Wall time of ``fit`` (of both phases, with a refit).
     rank : int
         This worker's rank in a parameter-server job (0 otherwise).
+    selection : History or None
+        With a refit (``settings['refit']``): the history of the selection run, which
+        chose the number of epochs on ``val``; ``history`` is then the refit's, on
+        every rating, ``val`` among them, and ``train`` is all the ratings.
     """
 
     def __init__(self, net, scaler, train, val, train_iter, history, settings, seconds,
-                 rank=0):
+                 rank=0, selection=None):
         self.net, self.scaler, self.train, self.val = net, scaler, train, val
         self.train_iter, self.history, self.settings = train_iter, history, settings
-        self.seconds, self.rank = seconds, rank
+        self.seconds, self.rank, self.selection = seconds, rank, selection
         self._scores = None  # validation scores of the returned parameters, once computed
 
     def recommender(self):
@@ -71,10 +79,12 @@ class TrainedModel:
         early stopping restored it, else the last; None when training stopped inside an
         epoch); 'best_epoch', 'best_val_rmse': the best epoch of the history.
         """
+        if self.selection is not None:
+            return self._refit_summary()
         best = self.history.best() or {}
         out = {'epoch': self.history.params_epoch, 'best_epoch': best.get('epoch'),
                'best_val_rmse': best.get('val_rmse'), 'val_rmse': None, 'val_mae': None,
-               'seconds': self.seconds}
+               'seconds': self.seconds, 'refit': False}
         if self.val is not None and len(self.val):
             if self._scores is None:
                 self._scores = evaluate(self.net, self.val, self.scaler)
@@ -83,6 +93,28 @@ class TrainedModel:
             out.update(baseline_rmse=rmse(self.val.rating, constant),
                        baseline_mae=mae(self.val.rating, constant))
         return out
+
+
+    def _refit_summary(self):
+        """For a refit model: the selection run's validation scores at the epoch it chose
+        (the refit model's own score on held-out data is unknown: it trained on them)."""
+        chosen = self.settings['refit_epochs']
+        record = next((r for r in self.selection if r['epoch'] == chosen), {})
+        best = self.selection.best() or {}
+        constant = np.full(len(self.val), float(np.mean(self.train.rating[
+            ~_member(self.train, self.val)])))
+        return {'epoch': chosen, 'best_epoch': best.get('epoch'),
+                'best_val_rmse': best.get('val_rmse'), 'val_rmse': record.get('val_rmse'),
+                'val_mae': record.get('val_mae'), 'seconds': self.seconds, 'refit': True,
+                'baseline_rmse': rmse(self.val.rating, constant),
+                'baseline_mae': mae(self.val.rating, constant)}
+
+
+def _member(ratings, part):
+    """Mask over ``ratings``: which of its (user, item) pairs are in ``part``."""
+    width = np.int64(max(ratings.num_items, 1))
+    keys = ratings.user.astype(np.int64) * width + ratings.item
+    return np.isin(keys, part.user.astype(np.int64) * width + part.item)
 
 
 def _split(ratings, val, val_fraction, seed):
@@ -111,7 +143,8 @@ def train_model(ratings, val=None, *, model=None, family=None, val_fraction=0.2,
                 wd=None, reg=None, patience=None, sparse_grad=None, model_kwargs=None,
                 row_sparse_weights=None, loss='l2', scaler=None, seed=0, ctx='auto',
                 kvstore='device', checkpoint_dir=None, resume=False, log_interval=None,
-                progress=False, callbacks=(), engine=None, hybridize=True, verbose=False):
+                progress=False, callbacks=(), engine=None, hybridize=True, verbose=False,
+                refit=None):
     """Build a model, scale the ratings, iterate, ``fit``; return a ``TrainedModel``.
 
     Parameters
@@ -150,6 +183,16 @@ def train_model(ratings, val=None, *, model=None, family=None, val_fraction=0.2,
     kvstore : str or mx.kv.KVStore
         'device', 'local', or 'dist_sync' / 'dist_async' / 'dist_device_sync' in a job
         started by ``python -m gluonrec.launch`` (this worker then reads its shard).
+    refit : bool, optional
+        After early stopping chose the epoch on the validation part, train a fresh model
+        on all of ``ratings`` (validation part included) for that many epochs, and
+        return it: the model then learns from every rating it was given. Default: on
+        when this function holds the validation part out itself (``val_fraction``) and
+        stops early (``patience`` > 0) in one process; never with a ``val`` of yours.
+        ``summary()`` then reports the selection run's validation scores, and the
+        refit model's own held-out score is unknown. Checkpoints of the refit go to
+        ``checkpoint_dir/refit`` (with ``selection.json``, what the selection chose), so
+        ``resume`` continues either phase. ``False``: return the selection run's model.
 
     Returns
     -------
@@ -168,6 +211,8 @@ def train_model(ratings, val=None, *, model=None, family=None, val_fraction=0.2,
                        sparse_grad=sparse_grad)
     settings.update(val_fraction=None if val is not None else val_fraction, seed=seed,
                     engine=engine)
+    refit = _wants_refit(refit, val, val_fraction, settings['patience'], workers)
+    settings['refit'] = refit
     train, val = _split(ratings, val, val_fraction, seed)
     sparse = settings['sparse_grad']
     if is_distributed(kv):
@@ -175,25 +220,116 @@ def train_model(ratings, val=None, *, model=None, family=None, val_fraction=0.2,
         sparse = sparse and not model_class(settings['model']).constrained
         row_sparse_weights = sparse if row_sparse_weights is None else row_sparse_weights
     settings['model_kwargs'].update(model_kwargs or {})
-    net = get_model(settings['model'], num_users=train.num_users, num_items=train.num_items,
-                    num_factors=settings['num_factors'], sparse_grad=sparse,
-                    row_sparse_weights=bool(row_sparse_weights), **settings['model_kwargs'])
-    scaler = scaler or MinMaxScaler.from_scale(train.scale, net.feature_range)
-    net.attach_ratings(train, scaler)
-    train_iter = _train_iter(net, train, scaler, settings['batch_size'], seed, workers, rank)
-    val_iter = None if val is None else \
-        RatingIter.from_ratings(val, scaler, batch_size=65536, shuffle=False)
+
+    def run(data, held_out, epochs, patience, folder, again):
+        """Build the model for ``data``, ``fit`` it: (net, scaler, iterator, history)."""
+        net = get_model(settings['model'], num_users=data.num_users,
+                        num_items=data.num_items, num_factors=settings['num_factors'],
+                        sparse_grad=sparse, row_sparse_weights=bool(row_sparse_weights),
+                        **settings['model_kwargs'])
+        fitted_scaler = scaler or MinMaxScaler.from_scale(data.scale, net.feature_range)
+        net.attach_ratings(data, fitted_scaler)
+        train_iter = _train_iter(net, data, fitted_scaler, settings['batch_size'], seed,
+                                 workers, rank)
+        val_iter = None if held_out is None else \
+            RatingIter.from_ratings(held_out, fitted_scaler, batch_size=65536, shuffle=False)
+        history = fit(net, train_iter, val_iter, epochs=epochs,
+                      optimizer=settings['optimizer'], learning_rate=settings['lr'],
+                      wd=settings['wd'], reg=settings['reg'], loss=loss, scaler=fitted_scaler,
+                      ctx=ctx, kvstore=kv, log_interval=log_interval, callbacks=callbacks,
+                      checkpoint_dir=folder, resume=again, patience=patience,
+                      hybridize=hybridize, seed=seed, progress=progress, engine=engine,
+                      verbose=verbose)
+        return net, fitted_scaler, train_iter, history
+
     logger.info('%s: %d ratings, %d users, %d items; training %s on %d, validating on %d',
                 ratings.name, len(train) + (0 if val is None else len(val)), train.num_users,
                 train.num_items, settings['model'], len(train), 0 if val is None else len(val))
     tic = time.time()
-    history = fit(net, train_iter, val_iter, epochs=settings['epochs'],
-                  optimizer=settings['optimizer'], learning_rate=settings['lr'],
-                  wd=settings['wd'], reg=settings['reg'], loss=loss, scaler=scaler, ctx=ctx,
-                  kvstore=kv, log_interval=log_interval, callbacks=callbacks,
-                  checkpoint_dir=checkpoint_dir, resume=resume,
-                  patience=settings['patience'] or None, hybridize=hybridize, seed=seed,
-                  progress=progress, engine=engine, verbose=verbose)
+    refit_dir = os.path.join(checkpoint_dir, REFIT_FOLDER) if checkpoint_dir else None
+    chooses = _selection_signature(settings, train, val)
+    selection = _read_selection(refit_dir, chooses) if refit and resume else None
+    if selection is None:
+        net, scaler_used, train_iter, history = run(train, val, settings['epochs'],
+                                                    settings['patience'] or None,
+                                                    checkpoint_dir, resume)
+        selection = {'epochs': history.params_epoch, 'history': list(history),
+                     'interrupted': history.interrupted, 'signature': chooses}
+        if not refit or selection['interrupted'] or not selection['epochs']:
+            if refit:
+                logger.warning('training was interrupted, so the model is not refit on '
+                               'all the ratings: it is the selection run\'s')
+                settings['refit'] = False
+            settings['sparse_grad'] = sparse
+            return TrainedModel(net, scaler_used, train, val, train_iter, history, settings,
+                                time.time() - tic, rank=rank)
+        if refit_dir:
+            _write_selection(refit_dir, selection)
+    logger.info('refitting on all %d ratings for %d epochs, the number chosen on the '
+                'validation part', len(ratings), selection['epochs'])
+    net, scaler_used, train_iter, history = run(ratings, None, selection['epochs'], None,
+                                                refit_dir, resume)
     settings['sparse_grad'] = sparse
-    return TrainedModel(net, scaler, train, val, train_iter, history, settings,
-                        time.time() - tic, rank=rank)
+    settings['refit_epochs'] = selection['epochs']
+    return TrainedModel(net, scaler_used, ratings, val, train_iter, history, settings,
+                        time.time() - tic, rank=rank, selection=History(selection['history']))
+
+
+#: The checkpoint folder's subfolder that holds the refit phase's checkpoints and what
+#: the selection run chose (``selection.json``).
+REFIT_FOLDER = 'refit'
+_SELECTION = 'selection.json'
+
+
+def _wants_refit(refit, val, val_fraction, patience, workers):
+    """Whether to refit on all the ratings: by default when ``train_model`` holds the
+    validation part out itself and stops early on it (never on a ``val`` the caller
+    gave, which may be a test part)."""
+    if refit is None:
+        return val is None and bool(val_fraction) and bool(patience) and workers == 1
+    if refit and val is not None:
+        raise ValueError('refit=True needs train_model to hold out the validation part '
+                         'itself (val_fraction); with a val of your own, refit on both '
+                         'yourself')
+    if refit and not val_fraction:
+        raise ValueError('refit=True needs a validation part to choose the epoch on '
+                         '(val_fraction > 0)')
+    if refit and workers > 1:
+        raise ValueError('refit is not supported in a parameter-server job')
+    return bool(refit)
+
+
+def _selection_signature(settings, train, val):
+    """What the selection run's choice depends on (JSON): its settings and a SHA-256
+    of the split it trained and validated on. A resumed refit must share them."""
+    digest = hashlib.sha256()
+    for part in (train, val):
+        for array in (part.user, part.item, part.rating):
+            digest.update(np.ascontiguousarray(array).tobytes())
+    keys = sorted(set(settings) - {'refit', 'refit_epochs'})
+    return json.loads(json.dumps({**{key: settings[key] for key in keys},
+                                  'split (sha256)': digest.hexdigest()}))
+
+
+def _read_selection(folder, signature):
+    """What an earlier run's selection phase chose (its ``selection.json``), when it was
+    made with ``signature``; None otherwise, and the selection run then resumes from its
+    own checkpoint, whose checks name any setting or data that differs (a larger
+    ``epochs`` continues it)."""
+    path = os.path.join(folder, _SELECTION) if folder else None
+    if not path or not os.path.isfile(path):
+        return None
+    try:
+        with open(path, encoding='utf-8') as handle:
+            selection = json.load(handle)
+        int(selection['epochs'])
+        list(selection['history'])
+        saved = dict(selection['signature'])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ValueError(f'{path}: corrupt ({exc!r})') from None
+    return selection if saved == signature else None
+
+
+def _write_selection(folder, selection):
+    os.makedirs(folder, exist_ok=True)
+    write_json(os.path.join(folder, _SELECTION), selection)

@@ -41,6 +41,11 @@ def body(argv):
     rule = {'threshold': args.threshold} if args.threshold is not None else \
         {'top_quantile': args.top_quantile}
     results = evaluate_recommender(rec, rec.test, k=args.k, **rule)
+    refit = rec.config.get('extra', {}).get('settings', {}).get('refit')
+    if refit:
+        print(f'note: {args.model_dir} was refit on all its ratings, these held-out ones '
+              'included (train_jester.py/train_movielens.py --no-refit keep them out): the '
+              'scores below are optimistic', file=sys.stderr)
     if args.json:
         print_json(results)
         return 0

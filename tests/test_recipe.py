@@ -72,7 +72,7 @@ def test_summary_describes_the_parameters_returned_and_saved(small_ratings, pati
     so (it used to report the best epoch's RMSE for them); with it, the best ones."""
     result = train_model(small_ratings, model='mf', epochs=10, patience=patience, ctx='cpu',
                          optimizer='adam', lr=0.05, reg=0.0, num_factors=16,
-                         engine='generic')
+                         engine='generic', refit=False)  # the selection run's own summary
     rmses = [r['val_rmse'] for r in result.history]
     assert rmses.index(min(rmses)) == 8 and len(rmses) == 10  # best 9, last 10
     summary = result.summary()
@@ -180,3 +180,81 @@ def test_autorec_trains_on_whole_rows_with_the_presets_model_arguments(small_rat
     assert _train_iter(u_net, result.train, result.scaler, 5, 0, 1, 0).rows == 'user'
     with pytest.raises(ValueError, match='trains on whole rows.*one process'):
         _train_iter(net, result.train, result.scaler, 5, 0, 2, 0)
+
+
+# Refit after early stopping (issue: accuracy that holds on data nobody tuned on).
+_REFIT = dict(model='biased_mf', num_factors=4, epochs=12, batch_size=128, optimizer='adam',
+              lr=0.02, reg=0.01, patience=2, ctx='cpu', seed=1, engine='generic')
+
+
+def _weights(net):
+    return {k: v.data().asnumpy().copy() for k, v in net._collect_params_with_prefix().items()}
+
+
+@pytest.fixture(scope='module')
+def refit_data():
+    return make_synthetic(90, 30, 2200, rank=2, seed=5)
+
+
+def test_refit_trains_on_every_rating_for_the_chosen_epochs(refit_data):
+    kept = train_model(refit_data, refit=False, **_REFIT)
+    refit = train_model(refit_data, **_REFIT)  # on by default with a split of its own
+    chosen = kept.history.params_epoch
+    assert refit.settings['refit'] and refit.settings['refit_epochs'] == chosen
+    assert len(refit.history) == chosen and chosen < 12  # early stopping chose it
+    assert len(refit.train) == len(refit_data) == len(kept.train) + len(kept.val)
+    users, items, _ = refit.train_iter.arrays()
+    assert len(users) == len(refit_data)  # the iterator gave every rating, val included
+    assert not kept.settings['refit']
+    timeless = [{k: v for k, v in r.items() if k not in ('seconds', 'ratings_per_sec')}
+                for r in kept.history]
+    assert [{k: v for k, v in r.items() if k not in ('seconds', 'ratings_per_sec')}
+            for r in refit.selection] == timeless  # refit=False: the selection run, as before
+    differ = [not np.allclose(a, _weights(kept.net)[k]) for k, a in _weights(refit.net).items()]
+    assert all(differ)
+    summary = refit.summary()
+    assert summary['refit'] and summary['epoch'] == chosen
+    assert summary['val_rmse'] == kept.history.best()['val_rmse']  # the selection run's
+    assert summary['baseline_rmse'] == pytest.approx(kept.summary()['baseline_rmse'])
+
+
+def test_refit_is_off_with_a_val_of_ones_own_and_without_early_stopping(refit_data):
+    train, val = refit_data.subset(np.arange(1800)), refit_data.subset(np.arange(1800, 2200))
+    assert not train_model(train, val, **_REFIT).settings['refit']
+    assert not train_model(refit_data, **dict(_REFIT, patience=0)).settings['refit']
+    with pytest.raises(ValueError, match='refit=True needs train_model to hold out'):
+        train_model(train, val, refit=True, **_REFIT)
+
+
+class _InterruptTheRefit:
+    """Ctrl-C after batch ``batch`` of epoch ``epoch`` of the refit phase (known by its
+    epoch records, which have no validation scores)."""
+
+    def __init__(self, epoch, batch):
+        self.at, self.refitting = (epoch, batch), False
+
+    def __call__(self, record):
+        self.refitting = self.refitting or record.get('val_rmse') is None
+        return False
+
+    def on_batch_end(self, epoch, batch):
+        if self.refitting and (epoch, batch) == self.at:
+            raise KeyboardInterrupt
+
+
+@pytest.mark.parametrize('where', ['selection', 'refit'])
+def test_resume_across_both_phases_equals_an_uninterrupted_run(refit_data, tmp_path, where):
+    from conftest import InterruptAt
+    whole = train_model(refit_data, checkpoint_dir=str(tmp_path / 'a'), **_REFIT)
+    stop = InterruptAt(1, 3) if where == 'selection' else _InterruptTheRefit(1, 3)
+    cut = train_model(refit_data, checkpoint_dir=str(tmp_path / 'b'), callbacks=[stop],
+                      **_REFIT)
+    assert cut.history.interrupted
+    if where == 'selection':
+        assert not cut.settings['refit']  # not refit: a warning says so
+    again = train_model(refit_data, checkpoint_dir=str(tmp_path / 'b'), resume=True,
+                        **_REFIT)
+    assert again.settings['refit_epochs'] == whole.settings['refit_epochs']
+    for key, value in _weights(again.net).items():
+        np.testing.assert_allclose(value, _weights(whole.net)[key], rtol=1e-5, atol=1e-7)
+    assert sorted(os.listdir(tmp_path / 'b' / 'refit'))[-1] == 'selection.json'

@@ -51,6 +51,9 @@ def test_train_jester_summary_and_model(trained_jester):
     assert 'Epoch 3 / 3' in proc.stdout
     assert 'Validation on the -10..10 scale' in proc.stdout
     assert 'Constant-mean baseline: RMSE' in proc.stdout
+    assert 'Validation on the -10..10 scale (selection run, epoch' in proc.stdout
+    assert 'The saved model was then refit on all 6000 ratings, the validation part ' \
+        'included, for those' in proc.stdout
     assert sorted(os.listdir(work / 'model')) == ['config.json', 'history.json', 'ids.json',
                                                   'items.json', 'model.params', 'scaler.json',
                                                   'test.npz', 'train.npz']
@@ -70,11 +73,17 @@ def test_similar_items_prints_jokes(trained_jester):
     assert scores == sorted(scores, reverse=True) and 9 not in [s['joke'] for s in data['similar']]
 
 
-def test_evaluate_script(trained_jester):
+def test_evaluate_script(trained_jester, tiny_jester, tmp_path):
     work, _ = trained_jester
-    data = json.loads(run('evaluate.py', '--model-dir', work / 'model', '-k', 5, '--json',
-                          cwd=work).stdout)
-    history = json.loads((work / 'model' / 'history.json').read_text())
+    refit = run('evaluate.py', '--model-dir', work / 'model', '-k', 5, '--json', cwd=work)
+    assert 'was refit on all its ratings, these held-out ones included' in refit.stderr
+    run('train_jester.py', '--ratings', tiny_jester / 'jester_ratings.dat', '--epochs', 3,
+        '--no-progress', '--no-refit', '--out', tmp_path / 'kept', cwd=tmp_path)
+    proc = run('evaluate.py', '--model-dir', tmp_path / 'kept', '-k', 5, '--json',
+               cwd=tmp_path)
+    assert 'refit' not in proc.stderr
+    data = json.loads(proc.stdout)
+    history = json.loads((tmp_path / 'kept' / 'history.json').read_text())
     assert data['rmse'] == pytest.approx(min(h['val_rmse'] for h in history), rel=1e-4)
     assert {'precision@5', 'recall@5', 'map@5', 'ndcg@5'} <= set(data)
 

@@ -380,7 +380,8 @@ def test_fit_reports_epochs_through_logging_or_verbose(setup, verbose, lines):
     import sys
     code = (f'{setup}\nimport gluonrec as gr\n'
             'r = gr.load_dataset("synthetic")\n'
-            f'gr.train_model(r, model="mf", epochs=2, ctx="cpu", verbose={verbose})\n')
+            f'gr.train_model(r, model="mf", epochs=2, ctx="cpu", verbose={verbose}, '
+            'refit=False)\n')
     proc = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
                           timeout=300)
     assert proc.returncode == 0, proc.stderr

@@ -15,6 +15,9 @@ __all__ = ['Checkpoints', 'CHECKPOINT_FILE', 'load_params', 'optimizer_arrays',
            'restore_optimizer']
 
 CHECKPOINT_FILE = 'checkpoint.json'
+#: What ``train_model``'s refit keeps in a checkpoint folder: the refit phase's own
+#: checkpoint folder in the selection run's, and the selection's outcome in that one.
+_REFIT_ENTRIES = ('refit', 'selection.json')
 # The only files a checkpoint folder's clean-up may remove: those it wrote itself.
 _OWN_FILE = re.compile(r'(params|best)-\d{4}-\d{6}\.params|optimizer-\d{4}-\d{6}\.nd')
 
@@ -22,7 +25,7 @@ _OWN_FILE = re.compile(r'(params|best)-\d{4}-\d{6}\.params|optimizer-\d{4}-\d{6}
 def _ours(name):
     """A file a checkpoint folder holds: its state, its arrays, or a temporary file of
     an interrupted write (``_io.atomic_path``)."""
-    return name == CHECKPOINT_FILE or bool(_OWN_FILE.fullmatch(name)) or \
+    return name in (CHECKPOINT_FILE, *_REFIT_ENTRIES) or bool(_OWN_FILE.fullmatch(name)) or \
         (name.startswith('.') and name.endswith('.tmp'))
 
 
