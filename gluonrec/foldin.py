@@ -33,7 +33,7 @@ from .models import get_model, model_name_of
 from .models.base import dense_data, table
 
 __all__ = ['fold_in', 'new_user_ids', 'solve_users', 'choose_reg', 'preferred_reg',
-           'parse_ratings', 'gauge_items', 'METHODS']
+           'fold_in_weights', 'RECORDED_REVEALS', 'parse_ratings', 'gauge_items', 'METHODS']
 
 logger = logging.getLogger(__name__)
 
@@ -404,9 +404,35 @@ def _holding(rec, rows, observed, count):
 
 
 def preferred_reg(rec):
-    """'auto' when ``rec`` has held-out ratings to choose the fold-in weight with, else
-    None (the training weight): what the scripts fold new users in with."""
+    """What the scripts fold new users in with: 'auto' when ``rec`` can choose the
+    fold-in weight (weights recorded when it was trained, or held-out ratings it never
+    trained on), else None (the training weight). A model refit on its validation
+    ratings chooses only from recorded weights: choosing on ratings it trained on picks
+    weights that are too small (RESULTS.md, fold-in with --refit)."""
+    if rec.recorded_fold_in_regs():
+        return 'auto'
+    if rec.config.get('extra', {}).get('settings', {}).get('refit'):
+        return None
     return 'auto' if rec.test is not None and len(rec.test) else None
+
+
+#: How many ratings the new users have whom ``fold_in_weights`` chooses a weight for.
+RECORDED_REVEALS = (2, 5, 10, 20, 50)
+
+
+def fold_in_weights(rec, reveals=RECORDED_REVEALS):
+    """``{reveal: weight}``: ``choose_reg``'s fold-in weight for new users with each
+    number of ratings in ``reveals`` that known users can simulate, for a model with a
+    closed-form fold-in (others: {}; the simulation by autograd costs too much to run
+    at training time). ``train_model`` records them from the selection run before a
+    refit, whose validation ratings the refit model trains on."""
+    if not _closed_form_applies(rec.net) or rec.test is None or not len(rec.test):
+        return {}
+    weights = {}
+    for reveal in reveals:
+        if _simulated_count(rec, reveal) == reveal:
+            weights[str(reveal)] = float(rec.fold_in_reg(reveal))
+    return weights
 
 
 def _simulated_count(rec, wanted, users=30):

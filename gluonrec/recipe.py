@@ -17,6 +17,7 @@ from .data import MinMaxScaler, RatingIter, RowIter, random_split
 from .data.catalog import family_of
 from .distributed import connect, is_distributed
 from .evaluation import evaluate
+from .foldin import fold_in_weights
 from .metrics import mae, rmse
 from .models import get_model, model_class
 from .persist import save_model
@@ -255,6 +256,11 @@ def train_model(ratings, val=None, *, model=None, family=None, val_fraction=0.2,
                                                     checkpoint_dir, resume)
         selection = {'epochs': history.params_epoch, 'history': list(history),
                      'interrupted': history.interrupted, 'signature': chooses}
+        if refit and not selection['interrupted'] and selection['epochs']:
+            # Chosen now, while the validation part is still held out of the model.
+            chosen = Recommender(net, train, scaler_used, test=val, history=history,
+                                 config={'extra': {'settings': settings}})
+            selection['fold_in_reg'] = fold_in_weights(chosen)
         if not refit or selection['interrupted'] or not selection['epochs']:
             if refit:
                 logger.warning('training was interrupted, so the model is not refit on '
@@ -271,6 +277,7 @@ def train_model(ratings, val=None, *, model=None, family=None, val_fraction=0.2,
                                                 refit_dir, resume)
     settings['sparse_grad'] = sparse
     settings['refit_epochs'] = selection['epochs']
+    settings['fold_in_reg'] = selection.get('fold_in_reg', {})
     return TrainedModel(net, scaler_used, ratings, val, train_iter, history, settings,
                         time.time() - tic, rank=rank, selection=History(selection['history']))
 
@@ -306,7 +313,7 @@ def _selection_signature(settings, train, val):
     for part in (train, val):
         for array in (part.user, part.item, part.rating):
             digest.update(np.ascontiguousarray(array).tobytes())
-    keys = sorted(set(settings) - {'refit', 'refit_epochs'})
+    keys = sorted(set(settings) - {'refit', 'refit_epochs', 'fold_in_reg'})
     return json.loads(json.dumps({**{key: settings[key] for key in keys},
                                   'split (sha256)': digest.hexdigest()}))
 

@@ -163,9 +163,21 @@ class Recommender(RecommenderBase):
                              'pass reg= explicitly')
         return float(reg)
 
+    def recorded_fold_in_regs(self):
+        """``{reveal: weight}``: fold-in weights chosen when the model was trained
+        (``gluonrec.foldin.fold_in_weights``; a refit model records them from its
+        selection run), or {}."""
+        table = self.config.get('extra', {}).get('settings', {}).get('fold_in_reg') or {}
+        return {int(reveal): float(weight) for reveal, weight in table.items()}
+
     def fold_in_reg(self, reveal=10):
-        """The fold-in L2 weight ``gluonrec.foldin.choose_reg`` picks for new users with
-        ``reveal`` ratings (cached per ``reveal``)."""
+        """The fold-in L2 weight for new users with ``reveal`` ratings: the recorded one
+        for the nearest number of ratings (on a log scale) where weights were recorded,
+        else the one ``gluonrec.foldin.choose_reg`` picks (cached per ``reveal``)."""
+        recorded = self.recorded_fold_in_regs()
+        if recorded:
+            nearest = min(recorded, key=lambda r: (abs(np.log(r) - np.log(reveal)), r))
+            return recorded[nearest]
         if reveal not in self._fold_in_reg:
             from .foldin import choose_reg
             self._fold_in_reg[reveal] = choose_reg(self, reveal=reveal)[0]

@@ -93,16 +93,20 @@ def settings_of(model):
                                     'optimizer', 'lr', 'wd', 'reg', 'engine')}
 
 
-def run(ratings, data, model_name, reveals, seed, latency_users):
+def run(ratings, data, model_name, reveals, seed, latency_users, refit=False):
     family = FAMILY[data]
     train, held = new_user_split(ratings, 0.2, seed=seed)
-    base = train_model(train, model=model_name, family=family, val_fraction=0.1, seed=seed)
+    base = train_model(train, model=model_name, family=family, val_fraction=0.1, seed=seed,
+                       refit=refit)
     rec = base.recommender()
     epoch_seconds = base.summary()['seconds'] / max(1, len(base.history))
     rows = []
     for k in reveals:
         started = time.perf_counter()
-        chosen, _ = choose_reg(rec, reveal=10 if k == 'gauge' else k, seed=seed)
+        shown_count = 10 if k == 'gauge' else k
+        # As the scripts do: a refit model's weights were recorded before its refit.
+        chosen = rec.fold_in_reg(shown_count) if rec.recorded_fold_in_regs() else \
+            choose_reg(rec, reveal=shown_count, seed=seed)[0]
         choose_s = time.perf_counter() - started
         gauge = gauge_items(rec) if k == 'gauge' else None
         shown, hidden = reveal(held, gauge, None if gauge else k, seed)
@@ -122,7 +126,7 @@ def run(ratings, data, model_name, reveals, seed, latency_users):
                                 np.concatenate([train.item_map.to_raw(train.item), si]),
                                 np.concatenate([train.rating, sr]), ratings.scale,
                                 item_names=ratings.item_names)
-        again = train_model(both, val_fraction=0.1, seed=seed, family=family,
+        again = train_model(both, val_fraction=0.1, seed=seed, family=family, refit=refit,
                             **{k2: v for k2, v in settings_of(base).items()})
         retrained = again.recommender()
         retrain_pred = retrained.predict(hu, hi, unknown='mean')
@@ -178,9 +182,11 @@ def latency(rec, users, items, values, count):
             'whole_p50': ms(whole, 50), 'whole_p99': ms(whole, 99)}
 
 
-def section(data, results, seconds):
-    lines = [f'## Fold-in: {LABELS[data]}', '',
-             f'Command: `python scripts/benchmarks/fold_in.py --data {data}` '
+def section(data, results, seconds, refit=False):
+    flag = ' --refit' if refit else ''
+    lines = [f'## Fold-in: {LABELS[data]}' + (', models refit after early stopping' if refit
+                                                else ''), '',
+             f'Command: `python scripts/benchmarks/fold_in.py --data {data}{flag}` '
              f'({seconds:.0f} s). ' + machine({'mxnet': mx.__version__, 'numpy': np.__version__}), '',
              f"{results[0]['train_users']} users train the models; "
              f"{results[0]['held_users']} held out whole arrive as new users. RMSE on their "
@@ -232,16 +238,21 @@ def main(argv=None):
                         help='MovieLens: ratings revealed per user (default: %(default)s)')
     parser.add_argument('--latency-users', type=int, default=200)
     parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--refit', action='store_true',
+                        help="train the models with train_model's refit (off by default: "
+                             'the chosen-reg column is chosen on validation ratings of known '
+                             'users, which a refit model has trained on)')
     parser.add_argument('--results', default=os.path.join(HERE, 'RESULTS.md'))
     parser.add_argument('--no-write', action='store_true')
     args = parser.parse_args(argv)
     started = time.perf_counter()
     ratings = gr.load_dataset(args.data, root=args.root)
     reveals = ['gauge'] if args.data == 'jester' else [int(k) for k in args.reveal.split(',')]
-    results = [run(ratings, args.data, name, reveals, args.seed, args.latency_users)
-               for name in args.models.split(',')]
-    text = section(args.data, results, time.perf_counter() - started)
-    publish(text, args.results, f'fold_in:{args.data}', write=not args.no_write)
+    results = [run(ratings, args.data, name, reveals, args.seed, args.latency_users,
+                   args.refit) for name in args.models.split(',')]
+    text = section(args.data, results, time.perf_counter() - started, args.refit)
+    publish(text, args.results, f'fold_in:{args.data}' + (':refit' if args.refit else ''),
+            write=not args.no_write)
     return 0
 
 
