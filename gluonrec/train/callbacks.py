@@ -111,9 +111,10 @@ def _fmt(value):
 def log_epoch(record, epochs, chief=True, echo=False):
     """The epoch's one summary line: logged (at debug level on workers other than rank
     0), and with ``echo`` also printed, for a session where logging is not set up."""
-    line = (f"Epoch {record['epoch']} / {epochs} | train loss {record['train_loss']:.4f} | "
-            f"val RMSE {_fmt(record.get('val_rmse'))} | val MAE {_fmt(record.get('val_mae'))}"
-            f" | {record['seconds']:.1f} s | {record['ratings_per_sec']:.0f} ratings/s")
+    scores = '' if record.get('val_rmse') is None else \
+        f" | val RMSE {_fmt(record['val_rmse'])} | val MAE {_fmt(record.get('val_mae'))}"
+    line = (f"Epoch {record['epoch']} / {epochs} | train loss {record['train_loss']:.4f}"
+            f"{scores} | {record['seconds']:.1f} s | {record['ratings_per_sec']:.0f} ratings/s")
     (logger.info if chief else logger.debug)(line)
     if echo and chief:
         print(line, flush=True)
