@@ -173,8 +173,8 @@ def train_model(ratings, val=None, *, model=None, family=None, val_fraction=0.2,
     engine : {'auto', 'fused', 'generic'}, optional
         As in ``fit``, but the default is ``$GLUONREC_ENGINE``, else 'auto': the fused
         engine where it can train (``gluonrec.train.fused.describe()``'s models and
-        optimizers, on CPU, a C++ compiler at hand), else the generic one. Presets are per engine; the engine
-        used is ``settings['engine']``.
+        optimizers, on CPU, a C++ compiler at hand), else the generic one. Presets are
+        per engine; the engine used is ``settings['engine']``.
     loss, ctx, checkpoint_dir, resume, log_interval, progress, callbacks, hybridize, verbose
         As in ``fit``.
     scaler : MinMaxScaler, optional
@@ -207,9 +207,9 @@ def train_model(ratings, val=None, *, model=None, family=None, val_fraction=0.2,
                            default='auto')
     stops_early = val is not None or bool(val_fraction)
     settings = resolve(family, model, engine, early_stopping=stops_early,
-                       model_defaults=cls.training_defaults, num_factors=num_factors, epochs=epochs, batch_size=batch_size,
-                       optimizer=optimizer, lr=lr, wd=wd, reg=reg, patience=patience,
-                       sparse_grad=sparse_grad)
+                       model_defaults=cls.training_defaults, num_factors=num_factors,
+                       epochs=epochs, batch_size=batch_size, optimizer=optimizer, lr=lr,
+                       wd=wd, reg=reg, patience=patience, sparse_grad=sparse_grad)
     settings.update(val_fraction=None if val is not None else val_fraction, seed=seed,
                     engine=engine)
     refit = _wants_refit(refit, val, val_fraction, settings['patience'], workers)
@@ -220,6 +220,7 @@ def train_model(ratings, val=None, *, model=None, family=None, val_fraction=0.2,
         # A projection (nnmf) must run where the update happens: dense gradients there.
         sparse = sparse and not model_class(settings['model']).constrained
         row_sparse_weights = sparse if row_sparse_weights is None else row_sparse_weights
+    settings['sparse_grad'] = sparse
     settings['model_kwargs'].update(model_kwargs or {})
 
     def run(data, held_out, epochs, patience, folder, again):
@@ -266,7 +267,6 @@ def train_model(ratings, val=None, *, model=None, family=None, val_fraction=0.2,
                 logger.warning('training was interrupted, so the model is not refit on '
                                'all the ratings: it is the selection run\'s')
                 settings['refit'] = False
-            settings['sparse_grad'] = sparse
             return TrainedModel(net, scaler_used, train, val, train_iter, history, settings,
                                 time.time() - tic, rank=rank)
         if refit_dir:
@@ -275,7 +275,6 @@ def train_model(ratings, val=None, *, model=None, family=None, val_fraction=0.2,
                 'validation part', len(ratings), selection['epochs'])
     net, scaler_used, train_iter, history = run(ratings, None, selection['epochs'], None,
                                                 refit_dir, resume)
-    settings['sparse_grad'] = sparse
     settings['refit_epochs'] = selection['epochs']
     settings['fold_in_reg'] = selection.get('fold_in_reg', {})
     return TrainedModel(net, scaler_used, ratings, val, train_iter, history, settings,

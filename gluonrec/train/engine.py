@@ -15,8 +15,9 @@ hybridize)`` and offers:
 
 Two engines exist: 'generic' (Gluon's autograd and Trainer; every model, optimizer,
 device and kvstore) and 'fused' (``fused.py``: a C++ operator for the models and
-optimizers its ``KINDS`` and ``OPTIMIZERS`` name, on one CPU). 'auto' takes the fused engine where it can train and
-the generic one otherwise, logging why. ``engine=None`` reads ``$GLUONREC_ENGINE``.
+optimizers its ``KINDS`` and ``OPTIMIZERS`` name, on one CPU). 'auto' takes the fused
+engine where it can train and the generic one otherwise, logging why. ``engine=None``
+reads ``$GLUONREC_ENGINE``.
 """
 import contextlib
 import logging

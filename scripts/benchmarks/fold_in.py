@@ -118,9 +118,9 @@ def run(ratings, data, model_name, reveals, seed, latency_users, refit=False):
             folded = fold_in(rec, (su, si, sr), skip_unknown=True)
             runs.append(time.perf_counter() - started)
         batched = float(np.median(runs))
-        fold_pred = folded.predict(hu, hi, unknown='mean')
+        fold_pred = folded.predict(hu, hi, unknown='baseline')
         auto = fold_in(rec, (su, si, sr), skip_unknown=True, reg=chosen)
-        auto_pred = auto.predict(hu, hi, unknown='mean')
+        auto_pred = auto.predict(hu, hi, unknown='baseline')
         # Retraining: the same settings, with the revealed ratings in the training data.
         both = Ratings.from_raw(np.concatenate([train.user_map.to_raw(train.user), su]),
                                 np.concatenate([train.item_map.to_raw(train.item), si]),
@@ -129,7 +129,7 @@ def run(ratings, data, model_name, reveals, seed, latency_users, refit=False):
         again = train_model(both, val_fraction=0.1, seed=seed, family=family, refit=refit,
                             **{k2: v for k2, v in settings_of(base).items()})
         retrained = again.recommender()
-        retrain_pred = retrained.predict(hu, hi, unknown='mean')
+        retrain_pred = retrained.predict(hu, hi, unknown='baseline')
         baseline = rec.item_baseline()
         known = rec.item_map.contains(hi)
         item_base = np.full(len(hi), rec.global_mean)
