@@ -309,7 +309,7 @@ def _selection_signature(settings, train, val):
     """What the selection run's choice depends on (JSON): its settings and a SHA-256
     of the split it trained and validated on. A resumed refit must share them."""
     digest = hashlib.sha256()
-    for part in (train, val):
+    for part in (train, val) if val is not None else (train,):
         for array in (part.user, part.item, part.rating):
             digest.update(np.ascontiguousarray(array).tobytes())
     keys = sorted(set(settings) - {'refit', 'refit_epochs', 'fold_in_reg'})
