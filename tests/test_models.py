@@ -225,3 +225,15 @@ def test_autorec_dropout_acts_in_training_only():
     assert not np.allclose(dropped, plain)
     with pytest.raises(ValueError, match='dropout must lie in'):
         get_model('autorec', num_users=2, num_items=2, dropout=1.0)
+
+
+@pytest.mark.parametrize('name', ['mf', 'biased_mf', 'nnmf', 'mlp', 'svdpp', 'autorec'])
+def test_tables_keep_their_kind_when_there_are_as_many_users_as_items(name):
+    """The bias tables' kinds used to be guessed from their row counts: with as many
+    users as items the item biases became a user table (fold-in would extend them)."""
+    net = get_model(name, num_users=6, num_items=6, num_factors=2)
+    kinds = {id(block): kind for block, kind in net.embedding_tables()}
+    assert kinds[id(net.user_embedding)] == 'user' and kinds[id(net.item_embedding)] == 'item'
+    if hasattr(net, 'item_bias'):
+        assert all(block is not net.item_bias for block in net.user_tables())
+        assert net.user_bias in net.user_tables()

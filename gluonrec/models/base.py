@@ -235,10 +235,6 @@ class RecModel(gluon.HybridBlock):
         self._kinds[id(block)] = kind
         return block
 
-    def _embedding(self, num, dim, weight_initializer):
-        return self.embedding('user' if num == self.num_users else 'item', dim,
-                              weight_initializer)
-
     def _id_tables(self):
         """(block, kind) of every table looked up by user or item id, in the order the
         model assigned them: those made by ``embedding``, and other embeddings with as

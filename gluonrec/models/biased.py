@@ -26,8 +26,8 @@ class BiasedMF(MatrixFactorization):
                          initializer=initializer, init_scale=init_scale,
                          row_sparse_weights=row_sparse_weights, **kwargs)
         with self.name_scope():
-            self.user_bias = self._embedding(num_users, 1, init.Zero())
-            self.item_bias = self._embedding(num_items, 1, init.Zero())
+            self.user_bias = self.embedding('user', 1, init.Zero())
+            self.item_bias = self.embedding('item', 1, init.Zero())
             self.global_bias = self.params.get('global_bias', shape=(1,), init=init.Zero())
 
     def hybrid_forward(self, F, user, item, global_bias):
