@@ -103,12 +103,17 @@ class MinMaxScaler:
 _SCALERS = {'minmax': MinMaxScaler}
 
 
+def _lacking(scaler):
+    """The methods of the scaler contract that ``scaler`` (a class or an instance) lacks."""
+    return [m for m in SCALER_METHODS if not callable(getattr(scaler, m, None))]
+
+
 def register_scaler(name, cls=None):
     """Register scaler class ``cls`` under ``name`` (as a decorator without ``cls``),
     so that ``load_model`` can rebuild it from scaler.json."""
     if cls is None:
         return lambda cls: register_scaler(name, cls)
-    missing = [m for m in SCALER_METHODS if not callable(getattr(cls, m, None))]
+    missing = _lacking(cls)
     if missing:
         raise ValueError(f'{cls!r} lacks {", ".join(missing)} (a scaler provides '
                          f'{", ".join(SCALER_METHODS)})')
@@ -120,7 +125,7 @@ def register_scaler(name, cls=None):
 
 def check_scaler(scaler):
     """Raise ``ValueError`` naming what ``scaler`` lacks of the scaler contract."""
-    missing = [m for m in SCALER_METHODS if not callable(getattr(scaler, m, None))]
+    missing = _lacking(scaler)
     if missing:
         raise ValueError(f'scaler {type(scaler).__name__} lacks {", ".join(missing)}: a '
                          f'scaler provides {", ".join(SCALER_METHODS)} (see '
