@@ -89,12 +89,9 @@ class TrainedModel:
         if self.val is not None and len(self.val):
             if self._scores is None:
                 self._scores = evaluate(self.net, self.val, self.scaler)
-            out.update(val_rmse=self._scores['rmse'], val_mae=self._scores['mae'])
-            constant = np.full(len(self.val), float(np.mean(self.train.rating)))
-            out.update(baseline_rmse=rmse(self.val.rating, constant),
-                       baseline_mae=mae(self.val.rating, constant))
+            out.update(val_rmse=self._scores['rmse'], val_mae=self._scores['mae'],
+                       **_baseline(self.val, float(np.mean(self.train.rating))))
         return out
-
 
     def _refit_summary(self):
         """For a refit model: the selection run's validation scores at the epoch it chose
@@ -102,20 +99,22 @@ class TrainedModel:
         chosen = self.settings['refit_epochs']
         record = next((r for r in self.selection if r['epoch'] == chosen), {})
         best = self.selection.best() or {}
-        constant = np.full(len(self.val), float(np.mean(self.train.rating[
-            ~_member(self.train, self.val)])))
+        # ``train`` is every rating, ``val`` among them: the selection run's training mean
+        # is what is left once the validation ratings are taken out.
+        total = float(np.sum(self.train.rating, dtype=np.float64))
+        held = float(np.sum(self.val.rating, dtype=np.float64))
+        mean = (total - held) / (len(self.train) - len(self.val))
         return {'epoch': chosen, 'best_epoch': best.get('epoch'),
                 'best_val_rmse': best.get('val_rmse'), 'val_rmse': record.get('val_rmse'),
                 'val_mae': record.get('val_mae'), 'seconds': self.seconds, 'refit': True,
-                'baseline_rmse': rmse(self.val.rating, constant),
-                'baseline_mae': mae(self.val.rating, constant)}
+                **_baseline(self.val, mean)}
 
 
-def _member(ratings, part):
-    """Mask over ``ratings``: which of its (user, item) pairs are in ``part``."""
-    width = np.int64(max(ratings.num_items, 1))
-    keys = ratings.user.astype(np.int64) * width + ratings.item
-    return np.isin(keys, part.user.astype(np.int64) * width + part.item)
+def _baseline(val, mean):
+    """RMSE and MAE on ``val`` of predicting the constant training ``mean``."""
+    constant = np.full(len(val), mean)
+    return {'baseline_rmse': rmse(val.rating, constant),
+            'baseline_mae': mae(val.rating, constant)}
 
 
 def _split(ratings, val, val_fraction, seed):
