@@ -3,7 +3,8 @@ import numpy as np
 import scipy.sparse as sp
 
 __all__ = ['rmse', 'mae', 'rounded_mae', 'relevance_matrix', 'precision_at_k',
-           'recall_at_k', 'map_at_k', 'ndcg_at_k', 'ranking_metrics']
+           'recall_at_k', 'map_at_k', 'ndcg_at_k', 'hit_rate_at_k', 'mrr_at_k',
+           'ranking_metrics', 'per_user_metrics', 'RANKING_METRICS']
 
 
 def _pair(y_true, y_pred):
@@ -94,8 +95,23 @@ def _hits(recommended, relevant, k):
     return hits, n_relevant
 
 
-def precision_at_k(recommended, relevant, k):
-    """Mean over users with a relevant item of (hits in top k) / k.
+#: The ranking metrics ``per_user_metrics`` computes, in the order it reports them.
+RANKING_METRICS = ('precision', 'recall', 'map', 'ndcg', 'hit', 'mrr')
+
+
+def per_user_metrics(recommended, relevant, k):
+    """Each user's ranking metrics at ``k``, for the users with a relevant item.
+
+    With ``hits`` the relevance (0/1) of a user's top-k list in rank order, ``R`` the
+    user's relevant items and ``m = min(|R|, k)`` (RecBole's definitions):
+
+    - precision@k = sum(hits) / k;
+    - recall@k = sum(hits) / |R|;
+    - map@k = sum over hit ranks j of precision@j, divided by m;
+    - ndcg@k = DCG / IDCG, DCG = sum over hit ranks j of 1 / log2(j + 1), IDCG the DCG
+      of m hits at the top;
+    - hit@k = 1 when any of the top k is relevant (HR@k), else 0;
+    - mrr@k = 1 / (rank of the first hit), 0 without one in the top k.
 
     Parameters
     ----------
@@ -104,48 +120,72 @@ def precision_at_k(recommended, relevant, k):
     relevant : sparse or dense bool matrix (num_users, num_items)
         See ``relevance_matrix``. Users with no relevant item are left out.
     k : int
+
+    Returns
+    -------
+    (rows, values)
+        The row positions of the users kept (int array), and a dict of float arrays,
+        one per name of ``RANKING_METRICS``, keyed ``f'{name}@{k}'``.
     """
     hits, n_rel = _hits(recommended, relevant, k)
-    users = n_rel > 0
-    return float(hits[users].sum(axis=1).mean() / k) if users.any() else float('nan')
+    rows = np.flatnonzero(n_rel > 0)
+    hits, n_rel = hits[rows], n_rel[rows]
+    count = hits.sum(axis=1)
+    rank = np.arange(1, k + 1)
+    ideal = np.minimum(n_rel, k)
+    discount = 1.0 / np.log2(rank + 1)
+    first = np.where(hits.any(axis=1), hits.argmax(axis=1) + 1, 0)
+    values = {'precision': count / k,
+              'recall': count / np.maximum(n_rel, 1),
+              'map': (np.cumsum(hits, axis=1) / rank * hits).sum(axis=1) / np.maximum(ideal, 1),
+              'ndcg': (hits * discount).sum(axis=1) / np.cumsum(discount)[np.maximum(ideal, 1) - 1],
+              'hit': (count > 0).astype(np.float64),
+              'mrr': np.divide(1.0, first, out=np.zeros(len(first)), where=first > 0)}
+    return rows, {f'{name}@{k}': values[name].astype(np.float64) for name in RANKING_METRICS}
+
+
+def _mean_of(name, recommended, relevant, k):
+    _, values = per_user_metrics(recommended, relevant, k)
+    column = values[f'{name}@{k}']
+    return float(column.mean()) if len(column) else float('nan')
+
+
+def precision_at_k(recommended, relevant, k):
+    """Mean over users with a relevant item of (hits in top k) / k (see
+    ``per_user_metrics`` for the arguments and every definition)."""
+    return _mean_of('precision', recommended, relevant, k)
 
 
 def recall_at_k(recommended, relevant, k):
     """Mean over users with a relevant item of (hits in top k) / (relevant items)."""
-    hits, n_rel = _hits(recommended, relevant, k)
-    users = n_rel > 0
-    return float((hits[users].sum(axis=1) / n_rel[users]).mean()) if users.any() \
-        else float('nan')
+    return _mean_of('recall', recommended, relevant, k)
 
 
 def map_at_k(recommended, relevant, k):
     """Mean average precision: per user, sum of precision@j at each hit j <= k, divided
     by min(relevant items, k)."""
-    hits, n_rel = _hits(recommended, relevant, k)
-    users = n_rel > 0
-    if not users.any():
-        return float('nan')
-    precision = np.cumsum(hits, axis=1) / np.arange(1, k + 1)
-    ap = (precision * hits).sum(axis=1)[users] / np.minimum(n_rel[users], k)
-    return float(ap.mean())
+    return _mean_of('map', recommended, relevant, k)
 
 
 def ndcg_at_k(recommended, relevant, k):
     """Binary-relevance NDCG@k: DCG = sum of 1/log2(rank + 1) over hits, divided by the
     DCG of an ideal list with min(relevant items, k) hits."""
-    hits, n_rel = _hits(recommended, relevant, k)
-    users = n_rel > 0
-    if not users.any():
-        return float('nan')
-    discount = 1.0 / np.log2(np.arange(2, k + 2))
-    dcg = (hits * discount).sum(axis=1)[users]
-    ideal = np.cumsum(discount)[np.minimum(n_rel[users], k) - 1]
-    return float((dcg / ideal).mean())
+    return _mean_of('ndcg', recommended, relevant, k)
+
+
+def hit_rate_at_k(recommended, relevant, k):
+    """Share of users with a relevant item who find one in their top k (HR@k)."""
+    return _mean_of('hit', recommended, relevant, k)
+
+
+def mrr_at_k(recommended, relevant, k):
+    """Mean over users with a relevant item of 1 / (rank of the first hit), 0 when none
+    is in the top k."""
+    return _mean_of('mrr', recommended, relevant, k)
 
 
 def ranking_metrics(recommended, relevant, k):
     """precision, recall, map and ndcg at ``k`` in one dict."""
-    return {f'precision@{k}': precision_at_k(recommended, relevant, k),
-            f'recall@{k}': recall_at_k(recommended, relevant, k),
-            f'map@{k}': map_at_k(recommended, relevant, k),
-            f'ndcg@{k}': ndcg_at_k(recommended, relevant, k)}
+    _, values = per_user_metrics(recommended, relevant, k)
+    return {key: float(column.mean()) if len(column) else float('nan')
+            for key, column in values.items() if key.split('@')[0] in RANKING_METRICS[:4]}

@@ -16,10 +16,14 @@ def top_n(scores, n):
 
     Returns
     -------
-    (indices, scores) : int64 array (rows, n), float64 array (rows, n)
+    (indices, scores) : int64 array (rows, n), float array (rows, n)
+        The scores keep a float input's precision (float32 scores are ranked as
+        float32, without a copy), other inputs become float64.
         Slots left without a finite candidate hold index -1 (and score -inf).
     """
-    scores = np.asarray(scores, dtype=np.float64)
+    scores = np.asarray(scores)
+    if scores.dtype.kind != 'f':
+        scores = scores.astype(np.float64)
     n = min(int(n), scores.shape[1])
     if n < 1:
         raise ValueError(f'n must be >= 1, got {n}')

@@ -11,7 +11,7 @@ LAYERS = [
     {'_version', '_compat', '_io', 'metrics', 'ranking', 'context', 'presets'},
     {'data'},
     {'models'},
-    {'recommender', 'recommend', 'similarity', 'foldin', 'blend'},
+    {'recommender', 'recommend', 'similarity', 'foldin', 'blend', 'ranking_eval'},
     {'evaluation', 'distributed'},
     {'train'},
     {'persist'},
