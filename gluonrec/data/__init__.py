@@ -1,19 +1,25 @@
-"""Data sets, id maps, scaling, splits and the rating iterator."""
+"""Data sets, id maps, scaling, splits, the rating iterator, and implicit feedback
+(positives, ranking splits, the negative-sampling iterator)."""
 from .ratings import IdMap, Ratings
 from .datasets import (JESTER_SCALE, detect_movielens, load_jester, load_jester_jokes,
                        load_movielens, load_triples)
-from .scaling import MinMaxScaler, check_scaler, register_scaler
+from .scaling import IdentityScaler, MinMaxScaler, check_scaler, register_scaler
 from .split import (cold_start_counts, kfold, new_user_split, random_rank_within, random_split,
                     user_holdout_split)
-from .synthetic import make_jester_scale, make_synthetic
+from .synthetic import make_implicit, make_jester_scale, make_synthetic
 from .download import fetch, data_home
 from .iterators import RatingIter, RowIter
 from .catalog import family_of, load_dataset
+from .implicit import (is_positives, k_core, leave_one_out, load_interactions, positives,
+                       ranking_protocol, split_per_user, temporal_split)
+from .sampling import NegativeSampleIter
 
 __all__ = ['IdMap', 'Ratings', 'JESTER_SCALE', 'detect_movielens', 'load_jester',
            'load_jester_jokes', 'load_movielens', 'load_triples', 'MinMaxScaler',
            'check_scaler', 'register_scaler',
            'cold_start_counts', 'kfold', 'new_user_split', 'random_rank_within', 'random_split',
            'user_holdout_split',
-           'make_synthetic', 'make_jester_scale', 'fetch', 'data_home', 'RatingIter', 'RowIter',
-           'load_dataset', 'family_of']
+           'make_synthetic', 'make_implicit', 'make_jester_scale', 'fetch', 'data_home', 'RatingIter', 'RowIter',
+           'load_dataset', 'family_of', 'IdentityScaler', 'NegativeSampleIter', 'positives',
+           'is_positives', 'ranking_protocol', 'load_interactions', 'k_core', 'split_per_user', 'leave_one_out',
+           'temporal_split']

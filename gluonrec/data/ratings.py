@@ -65,7 +65,7 @@ class IdMap:
     def to_raw(self, inner):
         """Raw ids of inner ids (numpy scalars converted to Python ones)."""
         out = self.raw_ids[np.asarray(inner)]
-        return out.item() if np.ndim(out) == 0 else out
+        return out.item() if isinstance(out, np.generic) else out  # object ids: as stored
 
     def to_list(self):
         """JSON-ready list of raw ids."""

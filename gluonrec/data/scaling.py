@@ -17,7 +17,7 @@ what a scaler lacks, and ``fit`` and ``train_model`` call it before training.
 """
 import numpy as np
 
-__all__ = ['MinMaxScaler', 'register_scaler', 'check_scaler', 'scaler_from_dict',
+__all__ = ['MinMaxScaler', 'IdentityScaler', 'register_scaler', 'check_scaler', 'scaler_from_dict',
            'scaler_to_dict', 'SCALER_METHODS']
 
 #: What every scaler provides (see the module docstring).
@@ -101,6 +101,30 @@ class MinMaxScaler:
 
 
 _SCALERS = {'minmax': MinMaxScaler}
+
+
+class IdentityScaler:
+    """No scaling: what ranking models train with (their targets are positives, their
+    outputs scores, not ratings); no ``low``/``high``, so nothing is clipped."""
+
+    def transform(self, ratings):
+        return np.asarray(ratings, dtype=np.float64)
+
+    def inverse_transform(self, scaled):
+        return np.asarray(scaled, dtype=np.float64)
+
+    def to_dict(self):
+        return {}
+
+    @classmethod
+    def from_dict(cls, state):
+        return cls()
+
+    def __repr__(self):
+        return 'IdentityScaler()'
+
+
+_SCALERS['identity'] = IdentityScaler
 
 
 def _lacking(scaler):
