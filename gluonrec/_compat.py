@@ -1,4 +1,6 @@
 """Import MXNet 1.9 under a numpy that dropped the aliases it still uses."""
+import os
+
 import numpy as np
 
 # numpy 1.24 removed these aliases; mxnet 1.9.1 (the last release) still calls
@@ -18,7 +20,7 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess test
         "(CPU) or an mxnet-cuXXX==1.9.1 build for your CUDA (GPU); "
         f"import failed with: {exc}") from None
 
-__all__ = ['mx', 'error_line', 'write_ndarrays']
+__all__ = ['mx', 'error_line', 'write_ndarrays', 'physical_memory']
 
 
 def error_line(exc):
@@ -42,3 +44,11 @@ def write_ndarrays(path, write):
     except mx.base.MXNetError as exc:
         raise OSError(f'{path}: cannot write it, the disk may be full '
                       f'({error_line(exc)})') from None
+
+
+def physical_memory():
+    """This machine's memory in bytes, or None where the system does not say."""
+    try:
+        return os.sysconf('SC_PHYS_PAGES') * os.sysconf('SC_PAGE_SIZE')
+    except (AttributeError, ValueError, OSError):
+        return None

@@ -12,20 +12,39 @@ __all__ = ['EarlyStopping', 'BestParameters', 'ProgressBar', 'BatchLog', 'log_ep
 logger = logging.getLogger('gluonrec.train')
 
 
-class EarlyStopping:
-    """Stop when ``monitor`` has not improved for ``patience`` epochs."""
+def _better(mode, value, best, min_delta=0.0):
+    """True when ``value`` improves on ``best``: lower for mode 'min', higher for 'max'."""
+    if mode == 'min':
+        return value < best - min_delta
+    return value > best + min_delta
 
-    def __init__(self, patience=3, monitor='val_rmse', min_delta=0.0):
+
+def _worst(mode):
+    return math.inf if mode == 'min' else -math.inf
+
+
+def _check_mode(mode):
+    if mode not in ('min', 'max'):
+        raise ValueError(f"mode must be 'min' or 'max', got {mode!r}")
+
+
+class EarlyStopping:
+    """Stop when ``monitor`` has not improved for ``patience`` epochs (lower is better
+    with ``mode`` 'min', as for 'val_rmse'; higher with 'max', as for 'val_ndcg@10')."""
+
+    def __init__(self, patience=3, monitor='val_rmse', min_delta=0.0, mode='min'):
         if patience < 1:
             raise ValueError(f'patience must be >= 1, got {patience}')
-        self.patience, self.monitor, self.min_delta = patience, monitor, min_delta
-        self.best, self.wait = math.inf, 0
+        _check_mode(mode)
+        self.patience, self.monitor, self.min_delta, self.mode = patience, monitor, \
+            min_delta, mode
+        self.best, self.wait = _worst(mode), 0
 
     def __call__(self, record):
         value = record.get(self.monitor)
         if value is None:
             return False
-        if value < self.best - self.min_delta:
+        if _better(self.mode, value, self.best, self.min_delta):
             self.best, self.wait = value, 0
             return False
         self.wait += 1
@@ -33,20 +52,28 @@ class EarlyStopping:
 
 
 class BestParameters:
-    """The best validation RMSE so far and, when asked to, an in-memory copy of the
-    parameters that reached it (the checkpoint keeps its own copy on disk)."""
+    """The best validation score so far (``monitor``, lower or higher being better by
+    ``mode``) and, when asked to, an in-memory copy of the parameters that reached it
+    (the checkpoint keeps its own copy on disk)."""
 
-    def __init__(self, best_rmse=None, keep_copy=False):
-        self.rmse = math.inf if best_rmse is None else best_rmse
+    def __init__(self, best=None, keep_copy=False, monitor='val_rmse', mode='min'):
+        _check_mode(mode)
+        self.monitor, self.mode = monitor, mode
+        self.value = _worst(mode) if best is None else best
         self.keep_copy = keep_copy
         self.copy = None
 
+    @property
+    def found(self):
+        """Whether some epoch was validated (``value`` is a score)."""
+        return math.isfinite(self.value)
+
     def update(self, net, record, ctx):
-        """Note ``record``'s validation RMSE; True when it is a new best."""
-        value = record.get('val_rmse')
-        if value is None or not value < self.rmse:
+        """Note ``record``'s validation score; True when it is a new best."""
+        value = record.get(self.monitor)
+        if value is None or not _better(self.mode, value, self.value):
             return False
-        self.rmse = value
+        self.value = value
         if self.keep_copy:
             self.copy = {name: p.data(ctx).copy() for name, p in net.collect_params().items()}
         return True
@@ -58,7 +85,7 @@ class BestParameters:
                 param.set_data(self.copy[name])
 
     def as_json(self):
-        return None if self.rmse == math.inf else self.rmse
+        return self.value if self.found else None
 
 
 class ProgressBar:
@@ -108,13 +135,25 @@ def _fmt(value):
     return 'n/a' if value is None else f'{value:.4f}'
 
 
-def log_epoch(record, epochs, chief=True, echo=False):
+#: How the epoch line names the validation scores a record may hold.
+_LABELS = {'val_rmse': 'val RMSE', 'val_mae': 'val MAE', 'val_ndcg': 'val NDCG',
+           'val_recall': 'val Recall', 'val_hit': 'val HR'}
+
+
+def _label(key):
+    name, _, cut = key.partition('@')
+    return _LABELS.get(name, name.replace('_', ' ')) + (f'@{cut}' if cut else '')
+
+
+def log_epoch(record, epochs, chief=True, echo=False, unit='ratings'):
     """The epoch's one summary line: logged (at debug level on workers other than rank
-    0), and with ``echo`` also printed, for a session where logging is not set up."""
-    scores = '' if record.get('val_rmse') is None else \
-        f" | val RMSE {_fmt(record['val_rmse'])} | val MAE {_fmt(record.get('val_mae'))}"
+    0), and with ``echo`` also printed, for a session where logging is not set up.
+    Rating models show validation RMSE and MAE, ranking models their NDCG@k, Recall@k
+    and HR@k; ``unit`` names what the speed counts (ratings, or positives)."""
+    scores = ''.join(f' | {_label(key)} {_fmt(value)}' for key, value in record.items()
+                     if key.startswith('val_'))
     line = (f"Epoch {record['epoch']} / {epochs} | train loss {record['train_loss']:.4f}"
-            f"{scores} | {record['seconds']:.1f} s | {record['ratings_per_sec']:.0f} ratings/s")
+            f"{scores} | {record['seconds']:.1f} s | {record['ratings_per_sec']:.0f} {unit}/s")
     (logger.info if chief else logger.debug)(line)
     if echo and chief:
         print(line, flush=True)

@@ -13,11 +13,13 @@ hybridize)`` and offers:
 - ``distributed``, ``rank``: whether it trains in a parameter-server job, and as which
   worker.
 
-Two engines exist: 'generic' (Gluon's autograd and Trainer; every model, optimizer,
-device and kvstore) and 'fused' (``fused.py``: a C++ operator for the models and
-optimizers its ``KINDS`` and ``OPTIMIZERS`` name, on one CPU). 'auto' takes the fused
-engine where it can train and the generic one otherwise, logging why. ``engine=None``
-reads ``$GLUONREC_ENGINE``.
+Three engines exist: 'generic' (Gluon's autograd and Trainer; every model, optimizer,
+device and kvstore, rating and ranking losses), 'fused' (``fused.py``: a C++ operator
+for the models and optimizers its ``KINDS`` and ``OPTIMIZERS`` name, on one CPU) and
+'solver' (models solved in closed form, ``RecModel.closed_form``: iALS, EASE). 'auto'
+takes the solver for a closed-form model, else the fused engine where it can train and
+the generic one otherwise, logging why. ``engine=None`` reads ``$GLUONREC_ENGINE``
+(which a closed-form model ignores).
 """
 import contextlib
 import logging
@@ -31,7 +33,7 @@ from mxnet import autograd, gluon
 from ..distributed import is_distributed, trainer_kvstore
 from .checkpoint import optimizer_arrays, restore_optimizer
 from .fused import FusedEngine, why_not
-from .objective import Objective
+from .objective import RANKING_LOSSES, make_objective
 
 __all__ = ['GenericEngine', 'FusedEngine', 'ENGINES', 'CHOICES', 'make_engine',
            'engine_choice', 'choose_engine']
@@ -94,7 +96,8 @@ class GenericEngine:
                 local_update = False
         self.trainer = gluon.Trainer(net.collect_params(), optimizer, params, kvstore=kv,
                                      update_on_kvstore=local_update)
-        self.objective = Objective(net, reg, loss)
+        self.objective = make_objective(net, reg, loss)
+        self.arity = 4 if loss in RANKING_LOSSES else 3  # data arrays and the label
         if hybridize:
             self.objective.hybridize(static_alloc=True)
         # The first local update of row_sparse gradients is where MXNet logs its note.
@@ -102,16 +105,20 @@ class GenericEngine:
 
     def step(self, batch):
         size = batch.data[0].shape[0]
+        arrays = [*batch.data, batch.label[0]]
+        if len(arrays) != self.arity:
+            raise ValueError(f'the loss takes batches of {self.arity - 1} data arrays '
+                             f'and a label, the iterator gives {len(batch.data)} (a ranking '
+                             'loss trains on a NegativeSampleIter, a rating loss on a '
+                             'RatingIter)')
         if len(self.ctxs) == 1:
             ctx = self.ctxs[0]
-            user, item, label = (array.as_in_context(ctx) for array in
-                                 (batch.data[0], batch.data[1], batch.label[0]))
             with autograd.record():
-                err, obj = self.objective(user, item, label)
+                err, obj = self.objective(*(array.as_in_context(ctx) for array in arrays))
             obj.backward()
             batch_sum = err.sum()
         else:
-            batch_sum = self._multi_device(batch)
+            batch_sum = self._multi_device(arrays)
         if self._first_sparse_step:
             self._first_sparse_step = False
             with dropping_native_lines(LAZY_UPDATE_NOTE):
@@ -134,21 +141,61 @@ class GenericEngine:
                              f"the engine that wrote it")
         restore_optimizer(self.trainer, arrays, meta)
 
-    def _multi_device(self, batch):
+    def _multi_device(self, arrays):
         """Split the batch across the contexts; the gradients are summed by the kvstore."""
         parts = [gluon.utils.split_and_load(array, self.ctxs, even_split=False)
-                 for array in (batch.data[0], batch.data[1], batch.label[0])]
+                 for array in arrays]
         errs, objs = [], []
         with autograd.record():
-            for user, item, label in zip(*parts):
-                err, obj = self.objective(user, item, label)
+            for inputs in zip(*parts):
+                err, obj = self.objective(*inputs)
                 errs.append(err)
                 objs.append(obj)
         autograd.backward(objs)
         return mx.nd.add_n(*[e.sum().as_in_context(self.ctxs[0]) for e in errs])
 
 
-ENGINES = {'generic': GenericEngine, 'fused': FusedEngine}
+class SolverEngine:
+    """For models solved in closed form (``RecModel.closed_form``: iALS's alternating
+    least squares, EASE): ``step`` hands the batch, the whole training data, to the
+    model's ``solve``, one alternation (or the one solve) per epoch. No optimizer: a
+    checkpoint holds the parameters and the loop position only."""
+
+    name = 'solver'
+    distributed, rank = False, 0
+
+    def __init__(self, net, ctxs, optimizer, optimizer_params, reg, loss, kvstore,
+                 train_iter, hybridize):
+        if len(ctxs) > 1:
+            raise ValueError(f'{type(net).__name__} is solved in closed form on one '
+                             'context; give one')
+        if is_distributed(kvstore) or str(kvstore).startswith('dist'):
+            raise ValueError(f'{type(net).__name__} is solved in closed form in one '
+                             'process; a parameter-server job cannot train it')
+        count = getattr(train_iter, 'num_examples', None)
+        if count is not None and train_iter.batch_size < count:
+            raise ValueError(f'{type(net).__name__} solves on all the training data at '
+                             f'once: give it one batch of all {count} rows (batch_size '
+                             f'{train_iter.batch_size} is less)')
+        self.net, self.reg = net, float(reg)
+
+    def step(self, batch):
+        keep = batch.data[0].shape[0] - batch.pad
+        user, item, weight = (array[:keep].asnumpy() for array in
+                              (batch.data[0], batch.data[1], batch.label[0]))
+        loss = self.net.solve(user, item, weight, self.reg)
+        return mx.nd.array([loss * keep]), keep
+
+    def optimizer_state(self):
+        return {}, {'engine': self.name}
+
+    def restore_optimizer(self, arrays, meta):
+        if meta.get('engine', self.name) != self.name:
+            raise ValueError(f"the checkpoint's optimizer state was written by the "
+                             f"{meta['engine']} engine, not the solver")
+
+
+ENGINES = {'generic': GenericEngine, 'fused': FusedEngine, 'solver': SolverEngine}
 #: What ``engine=`` accepts.
 CHOICES = ('auto', *ENGINES)
 
@@ -168,7 +215,15 @@ def choose_engine(requested, model_cls, ctxs, optimizer, optimizer_params, loss,
     (``engine_choice`` with ``default``). 'fused' raises ``ValueError`` with the reason
     when it cannot train it; 'auto' then logs the reason in one line and takes 'generic'.
     ``optimizer`` None means "a preset will choose" (see ``fused.why_not``)."""
+    if getattr(model_cls, 'closed_form', False):
+        if requested not in (None, 'auto', 'solver'):
+            raise ValueError(f"{model_cls.__name__} is solved in closed form: engine must "
+                             f"be 'auto' or 'solver', got {requested!r}")
+        return 'solver'
     choice = engine_choice(requested, default)
+    if choice == 'solver':
+        raise ValueError(f"engine='solver' trains models solved in closed form only; "
+                         f'{model_cls.__name__} is not one')
     if choice == 'generic':
         return choice
     reason = why_not(model_cls, ctxs, optimizer, optimizer_params, loss, kvstore,
@@ -184,7 +239,8 @@ def choose_engine(requested, model_cls, ctxs, optimizer, optimizer_params, loss,
 def make_engine(name, **kwargs):
     """Build the engine ``name`` ('auto', 'fused', 'generic'; see ``choose_engine``) with
     the keyword arguments every engine takes (see the module docstring)."""
-    name, net = engine_choice(name), kwargs['net']  # an unknown name fails first
+    engine_choice(name)  # an unknown name fails first
+    net = kwargs['net']
     chosen = choose_engine(name, type(net), kwargs['ctxs'], kwargs['optimizer'],
                            kwargs['optimizer_params'], kwargs['loss'], kwargs['kvstore'],
                            net.row_sparse_weights)

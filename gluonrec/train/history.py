@@ -6,7 +6,7 @@ import os
 
 from .._io import atomic_path, write_text
 
-__all__ = ['History', 'plot_history', 'check_plot_path']
+__all__ = ['History', 'plot_history', 'check_plot_path', 'higher_is_better']
 
 
 class History(list):
@@ -24,6 +24,9 @@ class History(list):
     params_epoch = None
     interrupted = False
     settings = None
+    #: (key, 'min' or 'max'): what ``fit`` validated on, set by ``fit``; None for a
+    #: history read back from JSON, whose ``best`` then finds the key in its records.
+    monitor = None
 
     def to_json(self, path=None):
         text = json.dumps(list(self), indent=2)
@@ -43,10 +46,25 @@ class History(list):
             write_text(path, buffer.getvalue())
         return buffer.getvalue()
 
-    def best(self, key='val_rmse'):
-        """The record with the lowest ``key`` (None when no record has it)."""
+    def best(self, key=None):
+        """The best record by ``key`` (None when no record has it): the lowest for an
+        error ('val_rmse', 'val_mae'), the highest for a ranking score ('val_ndcg@10',
+        ...). Default: what ``fit`` monitored, else 'val_rmse' or the NDCG the records
+        hold."""
+        if key is None:
+            key = self.monitor[0] if self.monitor else next(
+                (k for r in self for k in r if k.startswith('val_ndcg@')), 'val_rmse')
         scored = [r for r in self if r.get(key) is not None]
-        return min(scored, key=lambda r: r[key]) if scored else None
+        if not scored:
+            return None
+        return (max if higher_is_better(key) else min)(scored, key=lambda r: r[key])
+
+
+def higher_is_better(key):
+    """True for the scores that grow with quality (ranking metrics), False for errors
+    and losses."""
+    name = key.split('@')[0].replace('val_', '')
+    return name in ('ndcg', 'recall', 'precision', 'map', 'hit', 'mrr')
 
 
 def check_plot_path(path):
@@ -63,7 +81,8 @@ def check_plot_path(path):
 
 
 def plot_history(history, path, title=None):
-    """Write a PNG of train loss and validation RMSE per epoch (needs matplotlib)."""
+    """Write a PNG of train loss and validation RMSE (or NDCG@k, for a ranking model) per
+    epoch (needs matplotlib)."""
     check_plot_path(path)
     try:
         import matplotlib
@@ -77,11 +96,14 @@ def plot_history(history, path, title=None):
               label='train loss (scaled)')
     left.set_xlabel('epoch')
     left.set_ylabel('train loss (mean per rating, scaled units)')
-    if any(r.get('val_rmse') is not None for r in history):
+    key = next((k for r in history for k in r if k.startswith('val_ndcg@')), 'val_rmse')
+    if any(r.get(key) is not None for r in history):
+        label = 'validation RMSE' if key == 'val_rmse' else \
+            'validation NDCG@' + key.split('@')[1]
         right = left.twinx()
-        right.plot(epochs, [r.get('val_rmse') for r in history], 's-', color='tab:red',
-                   label='validation RMSE')
-        right.set_ylabel('validation RMSE (rating scale)')
+        right.plot(epochs, [r.get(key) for r in history], 's-', color='tab:red',
+                   label=label)
+        right.set_ylabel(label + (' (rating scale)' if key == 'val_rmse' else ''))
         fig.legend(loc='upper right')
     left.set_title(title or 'gluonrec training')
     fig.tight_layout()

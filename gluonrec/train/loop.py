@@ -11,7 +11,7 @@ import time
 
 import numpy as np
 
-from .._compat import error_line, mx
+from .._compat import error_line, mx, physical_memory
 from ..data.iterators import by_name
 from ..data.scaling import check_scaler
 from ..context import net_ctx, resolve_ctx
@@ -39,8 +39,12 @@ def fit(net, train_iter, val_iter=None, epochs=10, optimizer='adam', learning_ra
         Initialised here unless it already holds parameters.
     train_iter : RatingIter or mx.io.DataIter
         Yields ``DataBatch(data=[user, item], label=[rating])``.
-    val_iter : RatingIter or Ratings, optional
-        Validation ratings; RMSE/MAE on the original scale after every epoch.
+    val_iter : RatingIter, Ratings or a validation object, optional
+        Validation ratings: RMSE/MAE on the original scale after every epoch. Or, for a
+        ranking model, a ``gluonrec.ranking_eval.RankingValidation`` (any callable
+        ``validate(net) -> {'val_...': score}`` with ``monitor``, the key to follow,
+        and ``mode``, 'max' when higher is better): its scores are recorded, and early
+        stopping and the best parameters follow ``monitor``.
     epochs : int
     optimizer : str
         Any MXNet optimizer ('adam', 'sgd', 'adagrad', ...), with ``learning_rate``,
@@ -48,8 +52,10 @@ def fit(net, train_iter, val_iter=None, epochs=10, optimizer='adam', learning_ra
     reg : float
         L2 penalty on the embedding rows a rating uses (Surprise's SVD regularisation),
         which also works with row_sparse gradients where ``wd`` does not.
-    loss : {'l2', 'l1'}
-        Squared or absolute error per rating.
+    loss : {'l2', 'l1', 'bpr', 'bce'}
+        Squared or absolute error per rating; or, for a ranking model trained on a
+        ``NegativeSampleIter``, BPR's pairwise loss or NCF's binary cross-entropy over
+        the sampled negatives (``gluonrec.train.objective.RankingObjective``).
     scaler : MinMaxScaler, optional
         Maps outputs back to ratings for the validation metrics.
     ctx : str, mx.Context or list
@@ -65,12 +71,14 @@ def fit(net, train_iter, val_iter=None, epochs=10, optimizer='adam', learning_ra
         batch; True stops training (``gluonrec.train.callbacks``).
     checkpoint_dir : str, optional
         Write a checkpoint after every epoch and on interruption (Ctrl-C stops after
-        the current batch): the last state and the best one by validation RMSE.
+        the current batch): the last state and the best one by validation RMSE (or the
+        validation object's ``monitor``).
     resume : bool
         Continue from the checkpoint in ``checkpoint_dir``, if any; with the same seed
         and data the result equals an uninterrupted run.
     patience : int, optional
-        Early stopping on validation RMSE; the best parameters are restored at the end
+        Early stopping on validation RMSE (or ``monitor``); the best parameters are
+        restored at the end
         (in a single process; a parameter-server job keeps the last ones).
     hybridize : bool
         Hybridize with ``static_alloc=True``.
@@ -105,8 +113,7 @@ def fit(net, train_iter, val_iter=None, epochs=10, optimizer='adam', learning_ra
     if scaler is not None:
         check_scaler(scaler)
     train_iter = by_name(train_iter, 'train_iter')
-    val_iter = by_name(val_iter, 'val_iter') if isinstance(val_iter, mx.io.DataIter) \
-        else val_iter
+    validate = _validation(val_iter, scaler)
     ctxs = resolve_ctx(ctx)
     _initialize(net, ctxs, seed)
     # Row-sparse tables pull rows imperatively; some models run imperatively only.
@@ -114,8 +121,8 @@ def fit(net, train_iter, val_iter=None, epochs=10, optimizer='adam', learning_ra
     if hybridize:
         net.hybridize(static_alloc=True)
     params = dict(optimizer_params or {}, learning_rate=learning_rate, wd=wd)
-    run = _Run(net, train_iter, as_iter(val_iter, scaler) if val_iter is not None else None,
-               scaler, ctxs, epochs, seed, log_interval, checkpoint_dir, patience, progress,
+    run = _Run(net, train_iter, validate, scaler, ctxs, epochs, seed, log_interval,
+               checkpoint_dir, patience, progress,
                make_engine(engine, net=net, ctxs=ctxs, optimizer=optimizer,
                            optimizer_params=params, reg=reg, loss=loss, kvstore=kvstore,
                            train_iter=train_iter, hybridize=hybridize))
@@ -144,12 +151,44 @@ def fit(net, train_iter, val_iter=None, epochs=10, optimizer='adam', learning_ra
     return run.history
 
 
+class _RatingValidation:
+    """RMSE and MAE on the original scale of validation ratings (lower is better)."""
+
+    monitor, mode = 'val_rmse', 'min'
+
+    def __init__(self, data, scaler):
+        self.data, self.scaler = data, scaler
+
+    def __call__(self, net):
+        scores = evaluate(net, self.data, scaler=self.scaler, ctx=net_ctx(net))
+        return {'val_rmse': scores['rmse'], 'val_mae': scores['mae']}
+
+
+def _validation(val_iter, scaler):
+    """What validates after each epoch: None, a validation object of the caller's (with
+    ``monitor`` and ``mode``), or RMSE/MAE over validation ratings."""
+    if val_iter is None:
+        return None
+    if callable(val_iter) and hasattr(val_iter, 'monitor'):
+        if getattr(val_iter, 'mode', None) not in ('min', 'max'):
+            raise ValueError("val_iter: a validation object needs mode 'min' or 'max'")
+        return val_iter
+    if isinstance(val_iter, mx.io.DataIter):
+        val_iter = by_name(val_iter, 'val_iter')
+    return _RatingValidation(as_iter(val_iter, scaler), scaler)
+
+
 class _Run:
     """What the loop carries from one epoch to the next."""
 
-    def __init__(self, net, train_iter, val_iter, scaler, ctxs, epochs, seed, log_interval,
+    def __init__(self, net, train_iter, validate, scaler, ctxs, epochs, seed, log_interval,
                  checkpoint_dir, patience, progress, engine):
-        self.net, self.train_iter, self.val_iter, self.scaler = net, train_iter, val_iter, scaler
+        self.net, self.train_iter, self.validate, self.scaler = net, train_iter, validate, \
+            scaler
+        monitor, mode = (validate.monitor, validate.mode) if validate is not None else \
+            ('val_rmse', 'min')
+        self.unit = 'positives' if len(train_iter.provide_data) > 2 or \
+            engine.name == 'solver' else 'ratings'
         self.ctxs, self.epochs, self.seed, self.engine = ctxs, epochs, seed, engine
         self.log_interval, self.checkpoint_dir, self.patience = log_interval, checkpoint_dir, \
             patience
@@ -157,9 +196,11 @@ class _Run:
         self.ckpt = Checkpoints(checkpoint_dir) if checkpoint_dir and self.chief else None
         # Without a checkpoint folder, early stopping keeps the best parameters in memory.
         self.best = BestParameters(keep_copy=bool(self.ckpt is None and patience and
-                                                  not engine.distributed))
+                                                  not engine.distributed),
+                                   monitor=monitor, mode=mode)
         self.bar = ProgressBar(sys.stderr.isatty() if progress is None else progress)
         self.history, self.start_epoch, self.start_batch = History(), 0, 0
+        self.history.monitor = (monitor, mode)
         self.partial = {'sum': 0.0, 'seen': 0}
         self.interrupted, self.cut_short = False, False
         self.label_scale = _label_scale(train_iter)
@@ -172,7 +213,8 @@ class _Run:
         """User callbacks, then early stopping (replayed over a resumed history)."""
         hooks = list(callbacks)
         if self.patience:
-            stopper = EarlyStopping(self.patience)
+            stopper = EarlyStopping(self.patience, monitor=self.best.monitor,
+                                    mode=self.best.mode)
             for record in self.history:
                 stopper(record)
             hooks.append(stopper)
@@ -182,7 +224,8 @@ class _Run:
     def state(self, epoch, batch, **extra):
         """The loop position and history, as the checkpoint stores them."""
         return dict(epoch=epoch, batch=batch, history=list(self.history),
-                    best_rmse=self.best.as_json(), run=self.signature, **extra)
+                    best_score=self.best.as_json(), monitor=self.best.monitor,
+                    run=self.signature, **extra)
 
 
 class _Epoch:
@@ -201,10 +244,14 @@ def _resume(run):
         return
     _check_signature(state.get('run'), run.signature, run.checkpoint_dir)
     run.ckpt.restore(run.net, run.engine, state, run.ctxs)
+    monitor = run.history.monitor
     run.history = History(state['history'])
+    run.history.monitor = monitor
     run.start_epoch, run.start_batch = state['epoch'], state['batch']
     run.partial = state.get('partial') or run.partial
-    run.best.rmse = state['best_rmse'] if state.get('best_rmse') is not None else math.inf
+    best = state.get('best_score', state.get('best_rmse'))  # best_rmse: before 0.4
+    if best is not None:
+        run.best.value = best
     logger.info('resuming from %s at epoch %d, batch %d', run.checkpoint_dir,
                 run.start_epoch + 1, run.start_batch)
 
@@ -316,14 +363,14 @@ def _end_epoch(run, epoch, done):
     """Validate, record, log and checkpoint a finished epoch; returns its record."""
     record = {'epoch': epoch + 1, 'train_loss': done.train_loss, 'seconds': done.seconds,
               'ratings_per_sec': done.seen / max(done.seconds, 1e-9)}
-    if run.val_iter is not None:
-        scores = evaluate(run.net, run.val_iter, scaler=run.scaler, ctx=run.ctxs[0])
-        record['val_rmse'], record['val_mae'] = scores['rmse'], scores['mae']
-        if not math.isfinite(scores['rmse']):
-            raise FloatingPointError(f'validation RMSE is {scores["rmse"]} after '
+    if run.validate is not None:
+        record.update(run.validate(run.net))
+        value = record[run.best.monitor]
+        if not math.isfinite(value):
+            raise FloatingPointError(f'validation {run.best.monitor} is {value} after '
                                      f'epoch {epoch + 1}')
     run.history.append(record)
-    log_epoch(record, run.epochs, run.chief, echo=run.echo)
+    log_epoch(record, run.epochs, run.chief, echo=run.echo, unit=run.unit)
     improved = run.best.update(run.net, record, run.ctxs[0])
     if run.ckpt is not None:
         run.ckpt.save(run.net, run.engine, run.state(epoch + 1, 0),
@@ -335,7 +382,7 @@ def _finish(run):
     # In a parameter-server job the servers hold the parameters: the last ones stay.
     last = run.history[-1]['epoch'] if run.history and not run.cut_short else None
     run.history.params_epoch = last
-    if run.patience and run.best.rmse < math.inf and not run.engine.distributed:
+    if run.patience and run.best.found and not run.engine.distributed:
         if run.ckpt is not None:
             run.ckpt.restore_best(run.net, run.ctxs)
         else:
@@ -377,14 +424,6 @@ class _Interrupt:
 _COPIES_IN_TRAINING = 4
 
 
-def _physical_memory():
-    """This machine's memory in bytes, or None where the system does not say."""
-    try:
-        return os.sysconf('SC_PHYS_PAGES') * os.sysconf('SC_PAGE_SIZE')
-    except (AttributeError, ValueError, OSError):
-        return None
-
-
 def _check_memory(params):
     """Refuse, before allocating, parameters that cannot fit in memory to train (MXNet
     would fail inside ``initialize`` with a C++ traceback, or the system would kill
@@ -392,7 +431,7 @@ def _check_memory(params):
     count = sum(int(np.prod([max(0, d) for d in p.shape])) for p in params.values()
                 if p.shape is not None)
     need = count * 4 * _COPIES_IN_TRAINING  # float32
-    memory = _physical_memory()
+    memory = physical_memory()
     if memory and need > memory:
         raise ValueError(f'the model has {count:,} parameters: about {need / 2 ** 30:,.1f} '
                          f'GiB to train (values, gradients and optimizer state), more than '
