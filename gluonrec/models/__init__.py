@@ -6,9 +6,11 @@ from .nnmf import NonNegativeMF
 from .mlp import MLPRecommender
 from .svdpp import SVDpp
 from .autorec import AutoRec
+from .closed_form import EASE, IALS
+from .ranking import BPRMF, GMF, NeuMF
 
 __all__ = ['RecModel', 'MatrixFactorization', 'BiasedMF', 'NonNegativeMF', 'MLPRecommender',
-           'SVDpp', 'AutoRec',
+           'SVDpp', 'AutoRec', 'BPRMF', 'GMF', 'NeuMF', 'IALS', 'EASE',
            'get_model', 'model_class', 'model_names', 'register_model', 'model_name_of']
 
 _REGISTRY = {
@@ -18,6 +20,11 @@ _REGISTRY = {
     'mlp': MLPRecommender,
     'svdpp': SVDpp,
     'autorec': AutoRec,
+    'bpr_mf': BPRMF,
+    'gmf': GMF,
+    'neumf': NeuMF,
+    'ials': IALS,
+    'ease': EASE,
 }
 
 
@@ -41,9 +48,12 @@ def register_model(name, cls=None):
     return cls
 
 
-def model_names():
-    """The registered model names, sorted."""
-    return sorted(_REGISTRY)
+def model_names(task=None):
+    """The registered model names, sorted; with ``task`` ('rating' or 'ranking'), only
+    the models of that task (``RecModel.task``)."""
+    if task not in (None, 'rating', 'ranking'):
+        raise ValueError(f"task must be None, 'rating' or 'ranking', got {task!r}")
+    return sorted(name for name, cls in _REGISTRY.items() if task in (None, cls.task))
 
 
 def model_class(name):

@@ -156,6 +156,11 @@ class RecModel(gluon.HybridBlock):
     - **Fold-in**: every model folds new users in by autograd on its user tables; one
       with a closed form defines ``fold_in_view`` in its own class.
 
+    - **Ranking models** set ``task = 'ranking'`` and ``objective`` ('bpr' or 'bce'):
+      ``train_model`` then trains them on positives with sampled negatives
+      (``gluonrec.data.NegativeSampleIter``) and validates on NDCG@k; one with
+      ``fold_in_positives`` folds new users in from their positives.
+
     Optional hooks, for the unusual case: ``constrain`` (a projection after every
     update), ``check_loaded``, ``attach_ratings`` (models that read the training
     ratings), ``score_matrix``, ``biases``, ``user_factors`` / ``item_factors``,
@@ -197,6 +202,19 @@ class RecModel(gluon.HybridBlock):
     #: Training settings this model declares for itself (keys of
     #: ``gluonrec.presets.TRAINING_KEYS``); the caller's and a preset's come first.
     training_defaults = {}
+    #: 'rating': the model predicts ratings (trained on a rating loss, validated by
+    #: RMSE); 'ranking': it scores items for a user from implicit feedback (positives
+    #: with sampled negatives, or a closed form), validated by NDCG@k, its scores not
+    #: on a rating scale.
+    task = 'rating'
+    #: For a ranking model: the loss ``train_model`` trains it with by default ('bpr' or
+    #: 'bce', ``gluonrec.train.objective.RANKING_LOSSES``), and the negatives sampled
+    #: per positive.
+    objective = None
+    num_negatives = 1
+    #: True for a model solved in closed form (``solve(user, item, weight, reg)`` on
+    #: all the training data per epoch; the 'solver' engine): iALS, EASE.
+    closed_form = False
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -283,6 +301,13 @@ class RecModel(gluon.HybridBlock):
         terms = [F.sum(F.square(block(ids[kind])), axis=-1)
                  for block, kind in self.embedding_tables()]
         return F.add_n(*terms)
+
+    def item_penalty(self, F, item):
+        """Per-example squared L2 norm of the item-side rows ``item`` uses, shape
+        (batch,): what a ranking loss adds for each sampled negative item."""
+        terms = [F.sum(F.square(block(item)), axis=-1)
+                 for block, kind in self.embedding_tables() if kind == 'item']
+        return F.add_n(*terms) if len(terms) > 1 else terms[0]
 
     def attach_ratings(self, train, scaler=None):
         """Give the model the training ``Ratings`` (and the scaler it trains with) where
