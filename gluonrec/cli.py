@@ -16,10 +16,12 @@ from .persist import add_users, check_replaceable
 from .presets import preset
 from .recipe import train_model
 from .train import check_plot_path, plot_history
+from .data.sampling import SAMPLING
 from .train.engine import CHOICES
 from .train.fused import describe as describe_fused
 
-__all__ = ['ScriptError', 'run_main', 'import_modules', 'add_training_args', 'add_model_dir_args',
+__all__ = ['ScriptError', 'run_main', 'import_modules', 'add_training_args', 'add_ranking_args',
+           'add_model_dir_args',
            'training_kwargs', 'positive_int', 'share', 'train_and_save', 'checkpoint_dir',
            'configure_logging', 'default_data_dir', 'print_json', 'read_ratings_arg',
            'check_new_user_id', 'save_new_user']
@@ -156,9 +158,9 @@ def add_training_args(parser, family, out):
         'model and training', f'unset flags follow the {family} preset of the chosen model '
         f'and engine (gluonrec/presets.py); the defaults shown are those of {p["model"]}, '
         'generic engine [fused engine]')
-    g.add_argument('--model', choices=model_names(), default=p['model'],
+    g.add_argument('--model', choices=model_names('rating'), default=p['model'],
                    help='model from the registry (default: %(default)s, the most accurate '
-                        f'on {family})')
+                        f'on {family}; ranking models: train_implicit.py)')
     g.add_argument('--num-factors', type=positive_int,
                    help=f'embedding width k (default: {p["num_factors"]} [{f["num_factors"]}])')
     g.add_argument('--epochs', type=positive_int,
@@ -214,10 +216,34 @@ def add_training_args(parser, family, out):
     return parser
 
 
+def add_ranking_args(parser):
+    """The flags of a script that trains ranking models from implicit feedback, beside
+    those of ``add_training_args``."""
+    g = parser.add_argument_group('ranking')
+    g.add_argument('--threshold', type=float,
+                   help='ratings >= this count as positives (default: every rating)')
+    g.add_argument('--num-negatives', type=positive_int,
+                   help="negatives sampled per positive (default: the model's: 1 for "
+                        'bpr_mf, 4 for gmf and neumf)')
+    g.add_argument('--sampling', choices=SAMPLING, default='uniform',
+                   help='how negatives are drawn (default: %(default)s)')
+    g.add_argument('-k', dest='rank_k', type=positive_int, default=10,
+                   help='validate, stop early and report at NDCG@k (default: %(default)s)')
+    return parser
+
+
+def _ranking_kwargs(args):
+    if not hasattr(args, 'rank_k'):
+        return {}
+    return dict(threshold=args.threshold, num_negatives=args.num_negatives,
+                sampling=args.sampling, rank_k=args.rank_k)
+
+
 def training_kwargs(args):
     """The keyword arguments of ``train_model`` that the flags of ``add_training_args``
-    carry; flags left unset stay None, for the preset to fill."""
-    return dict(model=args.model, family=args.preset_family, val_fraction=args.val_fraction,
+    (and ``add_ranking_args``) carry; flags left unset stay None, for the preset to
+    fill."""
+    return dict(**_ranking_kwargs(args), model=args.model, family=args.preset_family, val_fraction=args.val_fraction,
                 num_factors=args.num_factors, epochs=args.epochs, batch_size=args.batch_size,
                 optimizer=args.optimizer, lr=args.lr, wd=args.wd, reg=args.reg,
                 patience=args.patience, sparse_grad=False if args.dense_grad else None,
@@ -227,8 +253,12 @@ def training_kwargs(args):
                 engine=args.engine, refit=args.refit)
 
 
-def train_and_save(ratings, args, extra=None):
+def train_and_save(ratings, args, extra=None, test=None, val=None):
     """Train with the flags in ``args``, save to ``args.out``, print the summary.
+
+    ``test``: a held-out part the training never saw, to save with the model (default:
+    the validation part; ``extra['held_out']`` says which), which ``evaluate.py``
+    scores. ``val``: the validation part, when the script splits it off itself.
 
     Returns
     -------
@@ -240,32 +270,54 @@ def train_and_save(ratings, args, extra=None):
     check_replaceable(args.out)  # before training, not after it
     if args.plot:
         check_plot_path(args.plot)
-    result = train_model(ratings, **training_kwargs(args))
+    kwargs = training_kwargs(args)
+    if val is not None:
+        kwargs.update(val=val, val_fraction=None)
+    result = train_model(ratings, **kwargs)
     if not result.history:
         raise ScriptError('training stopped before the first epoch ended; '
                           f'rerun with --resume to continue from {checkpoint_dir(args.out)}')
     summary = dict(result.summary(), out=os.path.abspath(args.out))
     if result.rank != 0:  # rank 0 saves the model and reports; the others are done
         return summary
-    result.save(args.out, extra=extra)
+    held_out = 'validation' if test is None else 'test'
+    result.save(args.out, extra=dict(extra or {}, held_out=held_out), test=test)
     if args.plot:
         plot_history(result.history, args.plot,
                      title=f'{result.settings["model"]} on {ratings.name}')
-    lo, hi = ratings.scale
-    print(f'\nValidation on the {lo:g}..{hi:g} scale ({_whose(summary)}): '
-          f'RMSE {summary["val_rmse"]:.4f}, MAE {summary["val_mae"]:.4f}')
-    print(f'Constant-mean baseline: RMSE {summary["baseline_rmse"]:.4f}, '
-          f'MAE {summary["baseline_mae"]:.4f}')
+    if result.net.task == 'ranking':
+        _print_ranking(summary)
+    else:
+        lo, hi = ratings.scale
+        print(f'\nValidation on the {lo:g}..{hi:g} scale ({_whose(summary)}): '
+              f'RMSE {summary["val_rmse"]:.4f}, MAE {summary["val_mae"]:.4f}')
+        print(f'Constant-mean baseline: RMSE {summary["baseline_rmse"]:.4f}, '
+              f'MAE {summary["baseline_mae"]:.4f}')
     print(f'Trained in {summary["seconds"]:.1f} s ({result.settings["engine"]} engine); '
           f'model saved to {args.out}')
     if summary['refit']:
-        print(f'The saved model was then refit on all {len(ratings)} ratings, the '
+        print(f'The saved model was then refit on all {len(result.train)} '
+              f'{"positives" if result.net.task == "ranking" else "ratings"}, the '
               f'validation part included, for those {summary["epoch"]} epochs (--no-refit '
-              'keeps the selection run\'s): its own score on held-out ratings is unknown')
+              'keeps the selection run\'s): its own score on held-out data is unknown')
     if result.history.interrupted:  # saved, and still exit 130 as an interrupted command
         print(f'Training was interrupted; --resume continues from {checkpoint_dir(args.out)}')
         raise KeyboardInterrupt
     return summary
+
+
+def _print_ranking(summary):
+    k = summary['k']
+    if summary[f'val_ndcg@{k}'] is None:
+        print('\nNo validation part: nothing to report')
+        return
+    whose = 'selection run, epoch {}'.format(summary['epoch']) if summary['refit'] else \
+        'saved parameters of epoch {}'.format(summary['epoch'])
+    print(f'\nValidation, full ranking with training positives masked ({whose}): '
+          f'NDCG@{k} {summary[f"val_ndcg@{k}"]:.4f}, Recall@{k} '
+          f'{summary[f"val_recall@{k}"]:.4f}, HR@{k} {summary[f"val_hit@{k}"]:.4f}')
+    print(f'Popularity baseline: NDCG@{k} {summary[f"baseline_ndcg@{k}"]:.4f}, Recall@{k} '
+          f'{summary[f"baseline_recall@{k}"]:.4f}, HR@{k} {summary[f"baseline_hit@{k}"]:.4f}')
 
 
 def _whose(summary):

@@ -408,7 +408,10 @@ def preferred_reg(rec):
     fold-in weight (weights recorded when it was trained, or held-out ratings it never
     trained on), else None (the training weight). A model refit on its validation
     ratings chooses only from recorded weights: choosing on ratings it trained on picks
-    weights that are too small (RESULTS.md, fold-in with --refit)."""
+    weights that are too small (RESULTS.md, fold-in with --refit). A ranking model
+    folds in with its training weight."""
+    if rec.net.task == 'ranking':
+        return None
     if rec.recorded_fold_in_regs():
         return 'auto'
     if rec.config.get('extra', {}).get('settings', {}).get('refit'):
@@ -515,7 +518,24 @@ def choose_reg(rec, reveal=10, grid=None, users=300, seed=0):
     return min(scores, key=scores.get), scores
 
 
+def _ranking_rows(rec, index, inner, weights, count, reg, method):
+    """A ranking model's new users, from their positives: the model's own solve
+    (``fold_in_positives``: exact for ials and ease, iALS's projection for bpr_mf and
+    gmf)."""
+    solver = getattr(rec.net, 'fold_in_positives', None)
+    if solver is None:
+        raise ValueError(f'{rec.model_name!r} has no fold-in from positives (no closed '
+                         'form for a new user); retrain with the new users, or use ials, '
+                         'ease, bpr_mf or gmf')
+    if method == 'autograd':
+        raise ValueError(f"method='autograd' does not fold in the ranking model "
+                         f"{rec.model_name!r}; use 'auto'")
+    return solver(index, inner, weights, count, reg)
+
+
 def _solve(rec, index, inner, scaled, count, reg, method):
+    if rec.net.task == 'ranking':
+        return _ranking_rows(rec, index, inner, scaled, count, reg, method)
     closed = _closed_form_applies(rec.net)
     if method == 'closed_form' and not closed:
         raise ValueError(f'method: no closed form for {rec.model_name!r}; use '
@@ -540,6 +560,9 @@ def solve_users(rec, ratings, users=None, reg=None, method='auto', skip_unknown=
     index, inner, values, count, labels = parse_ratings(rec, ratings, skip_unknown)
     if reg is None:
         reg = rec.training_reg()
+    elif isinstance(reg, str) and reg == 'auto' and rec.net.task == 'ranking':
+        raise ValueError("reg='auto' chooses by rating error; a ranking model folds in "
+                         'with its training reg (reg=None) or one you give')
     elif isinstance(reg, str) and reg == 'auto':
         # Simulated with as many ratings as these users have (their median, at least 2).
         reg = rec.fold_in_reg(_simulated_count(
@@ -578,7 +601,11 @@ def fold_in(rec, ratings, users=None, reg=None, method='auto', skip_unknown=Fals
         median), computed once per Recommender and count; with a few ratings per user it
         is larger than the training weight, and predicts better.
     method : {'auto', 'closed_form', 'autograd'}
-        'auto': closed form for mf, biased_mf and nnmf, autograd otherwise.
+        'auto': closed form for mf, biased_mf and nnmf, autograd otherwise. A ranking
+        model folds in from the new users' positives (``{raw item: weight}``, weight 1
+        for a plain positive) by its ``fold_in_positives``: the exact solve of ials
+        (its training step for one user) and ease (the user's row), iALS's weighted
+        least squares against the item factors for bpr_mf and gmf; neumf has none.
     skip_unknown : bool
         Drop ratings of items unknown to the model or never rated in training (their
         factors carry nothing) instead of raising ``KeyError`` / ``ValueError``.

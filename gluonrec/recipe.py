@@ -13,12 +13,15 @@ import numpy as np
 
 from ._io import write_json
 from .context import resolve_ctx
-from .data import MinMaxScaler, RatingIter, RowIter, random_split
+from .data import (IdentityScaler, MinMaxScaler, NegativeSampleIter, RatingIter, RowIter,
+                   is_positives, positives, random_split, split_per_user)
 from .data.catalog import family_of
+from .data.sampling import SAMPLING
 from .distributed import connect, is_distributed
 from .evaluation import evaluate
 from .foldin import fold_in_weights
 from .metrics import mae, rmse
+from .ranking_eval import RankingValidation, evaluate_ranking
 from .models import get_model, model_class
 from .persist import save_model
 from .presets import DEFAULT_MODEL, resolve
@@ -26,7 +29,7 @@ from .recommender import Recommender
 from .train import History, fit
 from .train.engine import choose_engine
 
-__all__ = ['train_model', 'TrainedModel']
+__all__ = ['train_model', 'TrainedModel', 'Popularity']
 
 logger = logging.getLogger(__name__)
 
@@ -66,10 +69,12 @@ class TrainedModel:
         return Recommender(self.net, self.train, self.scaler, test=self.val,
                            history=self.history, config={'extra': {'settings': self.settings}})
 
-    def save(self, folder, extra=None):
-        """``save_model`` with the settings recorded under ``extra['settings']``."""
+    def save(self, folder, extra=None, test=None):
+        """``save_model`` with the settings recorded under ``extra['settings']``, and
+        ``test`` (default: the validation part) as the held-out split saved with it."""
         return save_model(folder, self.net, self.train, self.scaler, history=self.history,
-                          test=self.val, extra={'settings': self.settings, **(extra or {})})
+                          test=self.val if test is None else test,
+                          extra={'settings': self.settings, **(extra or {})})
 
     def summary(self):
         """What the returned (and saved) parameters score on the validation ratings, and
@@ -80,6 +85,8 @@ class TrainedModel:
         early stopping restored it, else the last; None when training stopped inside an
         epoch); 'best_epoch', 'best_val_rmse': the best epoch of the history.
         """
+        if self.net.task == 'ranking':
+            return self._ranking_summary()
         if self.selection is not None:
             return self._refit_summary()
         best = self.history.best() or {}
@@ -110,6 +117,53 @@ class TrainedModel:
                 **_baseline(self.val, mean)}
 
 
+    def _ranking_summary(self):
+        """A ranking model's summary: its validation NDCG@k, Recall@k and HR@k (of the
+        selection run's chosen epoch after a refit), and popularity's on the same users."""
+        k = self.settings['rank_k']
+        history = self.selection if self.selection is not None else self.history
+        best = history.best() or {}
+        keys = [f'{name}@{k}' for name in ('ndcg', 'recall', 'hit')]
+        out = {'epoch': self.settings.get('refit_epochs', self.history.params_epoch),
+               'best_epoch': best.get('epoch'), 'seconds': self.seconds,
+               'refit': self.selection is not None, 'k': k,
+               **{f'val_{key}': None for key in keys}}
+        if self.val is None or not len(self.val):
+            return out
+        train = self.train
+        if self.selection is not None:  # the selection run's part: all but the val rows
+            record = next((r for r in self.selection if r['epoch'] == out['epoch']), {})
+            out.update({f'val_{key}': record.get(f'val_{key}') for key in keys})
+            train = _without(self.train, self.val)
+        else:
+            if self._scores is None:
+                self._scores = evaluate_ranking(self.net, train, self.val, k=k)
+            out.update({f'val_{key}': self._scores[key] for key in keys})
+        popular = evaluate_ranking(Popularity(train), train, self.val, k=k)
+        out.update({f'baseline_{key}': popular[key] for key in keys})
+        return out
+
+
+class Popularity:
+    """Scores every item by its training positives, the same for every user: the
+    baseline a ranking model must beat."""
+
+    def __init__(self, train):
+        self.counts = np.bincount(train.item, weights=train.rating,
+                                  minlength=train.num_items).astype(np.float32)
+
+    def score_matrix(self, users, items=None):
+        counts = self.counts if items is None else self.counts[np.asarray(items)]
+        return np.broadcast_to(counts, (len(np.atleast_1d(users)), len(counts))).copy()
+
+
+def _without(data, part):
+    """``data`` less the (user, item) pairs of ``part`` (both positives, same maps)."""
+    keys = data.user.astype(np.int64) * data.num_items + data.item
+    held = part.user.astype(np.int64) * data.num_items + part.item
+    return data.subset(~np.isin(keys, held))
+
+
 def _baseline(val, mean):
     """RMSE and MAE on ``val`` of predicting the constant training ``mean``."""
     constant = np.full(len(val), mean)
@@ -117,12 +171,38 @@ def _baseline(val, mean):
             'baseline_mae': mae(val.rating, constant)}
 
 
-def _split(ratings, val, val_fraction, seed):
+def _split(ratings, val, val_fraction, seed, ranking=False):
     if val is not None:
         return ratings, val
+    if val_fraction and ranking:  # each user's positives, at random (RecBole's split)
+        return split_per_user(ratings, (1 - val_fraction, val_fraction), seed=seed)
     if val_fraction:
         return random_split(ratings, val_fraction, seed=seed)
     return ratings, None
+
+
+def _as_positives(ratings, val, threshold):
+    """A ranking model's positives (and validation positives) from ``ratings``."""
+    if threshold is not None or not is_positives(ratings):
+        ratings = positives(ratings, threshold)
+    if val is not None and (threshold is not None or not is_positives(val)):
+        val = positives(val, threshold)
+    return ratings, val
+
+
+def _ranking_iter(net, train, settings, seed, workers, rank):
+    """A ranking model's batches: one batch of every positive per epoch for a model
+    solved in closed form, else positives with sampled negatives (``NegativeSampleIter``,
+    this worker's shard)."""
+    if net.closed_form:
+        if workers > 1:
+            raise ValueError(f'{type(net).__name__} is solved in closed form in one process')
+        return RatingIter.from_ratings(train, batch_size=len(train), shuffle=False,
+                                       prefetch=False)
+    return NegativeSampleIter.from_ratings(
+        train, batch_size=max(1, settings['batch_size'] // workers),
+        num_negatives=settings['num_negatives'], sampling=settings['sampling'], seed=seed,
+        num_parts=workers, part_index=rank)
 
 
 def _train_iter(net, train, scaler, batch_size, seed, workers, rank):
@@ -141,10 +221,11 @@ def _train_iter(net, train, scaler, batch_size, seed, workers, rank):
 def train_model(ratings, val=None, *, model=None, family=None, val_fraction=0.2,
                 num_factors=None, epochs=None, batch_size=None, optimizer=None, lr=None,
                 wd=None, reg=None, patience=None, sparse_grad=None, model_kwargs=None,
-                row_sparse_weights=None, loss='l2', scaler=None, seed=0, ctx='auto',
+                row_sparse_weights=None, loss=None, scaler=None, seed=0, ctx='auto',
                 kvstore='device', checkpoint_dir=None, resume=False, log_interval=None,
                 progress=False, callbacks=(), engine=None, hybridize=True, verbose=False,
-                refit=None):
+                refit=None, threshold=None, num_negatives=None, sampling='uniform',
+                rank_k=10):
     """Build a model, scale the ratings, iterate, ``fit``; return a ``TrainedModel``.
 
     Parameters
@@ -175,7 +256,7 @@ def train_model(ratings, val=None, *, model=None, family=None, val_fraction=0.2,
         optimizers, on CPU, a C++ compiler at hand), else the generic one. Presets are
         per engine; the engine used is ``settings['engine']``.
     loss, ctx, checkpoint_dir, resume, log_interval, progress, callbacks, hybridize, verbose
-        As in ``fit``.
+        As in ``fit`` (``loss`` None: 'l2', or a ranking model's ``objective``).
     scaler : MinMaxScaler, optional
         Default: the rating scale onto the model's ``feature_range``.
     seed : int
@@ -194,13 +275,44 @@ def train_model(ratings, val=None, *, model=None, family=None, val_fraction=0.2,
         ``checkpoint_dir/refit`` (with ``selection.json``, what the selection chose), so
         ``resume`` continues either phase. ``False``: return the selection run's model.
 
+    threshold : float, optional
+        For a ranking model (``task = 'ranking'``: bpr_mf, gmf, neumf, ials, ease):
+        ratings ``>= threshold`` are its positives (``gluonrec.data.positives``; default:
+        every rating, or ``ratings`` as they are when they are positives already).
+        ``val`` is converted the same way.
+    num_negatives : int, optional
+        Negatives sampled per positive for a ranking model trained on a loss (default:
+        the model's ``num_negatives``).
+    sampling : {'uniform', 'popularity'}
+        How negatives are drawn (``NegativeSampleIter``).
+    rank_k : int
+        A ranking model validates, stops early and is selected on NDCG@``rank_k``
+        (with ``val_fraction``, the validation part is a random share of each user's
+        positives).
+
+    A ranking model trains on positives without a scaler (``IdentityScaler``), with
+    ``loss`` left None taking its ``objective`` ('bpr', 'bce'; none for the models
+    solved in closed form).
+
     Returns
     -------
     TrainedModel
     """
+    cls = model_class(model or DEFAULT_MODEL[family or family_of(ratings)])
+    ranking = cls.task == 'ranking'
     family = family or family_of(ratings)
+    if ranking:
+        ratings, val = _as_positives(ratings, val, threshold)
+        loss = loss or cls.objective
+        num_negatives = cls.num_negatives if num_negatives is None else num_negatives
+        if sampling not in SAMPLING:
+            raise ValueError(f'sampling must be one of {SAMPLING}, got {sampling!r}')
+    elif threshold is not None or num_negatives is not None:
+        raise ValueError(f'threshold and num_negatives are for ranking models; '
+                         f'{cls.__name__} predicts ratings')
+    else:
+        loss = loss or 'l2'
     kv, rank, workers = connect(kvstore)
-    cls = model_class(model or DEFAULT_MODEL[family])
     engine = choose_engine(engine, cls, resolve_ctx(ctx), optimizer,
                            {'wd': wd} if wd else None, loss, kv, bool(row_sparse_weights),
                            default='auto')
@@ -211,9 +323,13 @@ def train_model(ratings, val=None, *, model=None, family=None, val_fraction=0.2,
                        wd=wd, reg=reg, patience=patience, sparse_grad=sparse_grad)
     settings.update(val_fraction=None if val is not None else val_fraction, seed=seed,
                     engine=engine)
+    if ranking:
+        settings.update(loss=loss, threshold=threshold, rank_k=int(rank_k),
+                        num_negatives=None if cls.closed_form else int(num_negatives),
+                        sampling=None if cls.closed_form else sampling)
     refit = _wants_refit(refit, val, val_fraction, settings['patience'], workers)
     settings['refit'] = refit
-    train, val = _split(ratings, val, val_fraction, seed)
+    train, val = _split(ratings, val, val_fraction, seed, ranking)
     sparse = settings['sparse_grad']
     if is_distributed(kv):
         # A projection (nnmf) must run where the update happens: dense gradients there.
@@ -228,12 +344,21 @@ def train_model(ratings, val=None, *, model=None, family=None, val_fraction=0.2,
                         num_items=data.num_items, num_factors=settings['num_factors'],
                         sparse_grad=sparse, row_sparse_weights=bool(row_sparse_weights),
                         **settings['model_kwargs'])
-        fitted_scaler = scaler or MinMaxScaler.from_scale(data.scale, net.feature_range)
+        if ranking:
+            fitted_scaler = scaler or IdentityScaler()
+        else:
+            fitted_scaler = scaler or MinMaxScaler.from_scale(data.scale, net.feature_range)
         net.attach_ratings(data, fitted_scaler)
-        train_iter = _train_iter(net, data, fitted_scaler, settings['batch_size'], seed,
-                                 workers, rank)
-        val_iter = None if held_out is None else \
-            RatingIter.from_ratings(held_out, fitted_scaler, batch_size=65536, shuffle=False)
+        if ranking:
+            train_iter = _ranking_iter(net, data, settings, seed, workers, rank)
+            val_iter = None if held_out is None else \
+                RankingValidation(data, held_out, k=settings['rank_k'])
+        else:
+            train_iter = _train_iter(net, data, fitted_scaler, settings['batch_size'], seed,
+                                     workers, rank)
+            val_iter = None if held_out is None else \
+                RatingIter.from_ratings(held_out, fitted_scaler, batch_size=65536,
+                                        shuffle=False)
         history = fit(net, train_iter, val_iter, epochs=epochs,
                       optimizer=settings['optimizer'], learning_rate=settings['lr'],
                       wd=settings['wd'], reg=settings['reg'], loss=loss, scaler=fitted_scaler,
@@ -256,7 +381,7 @@ def train_model(ratings, val=None, *, model=None, family=None, val_fraction=0.2,
                                                     checkpoint_dir, resume)
         selection = {'epochs': history.params_epoch, 'history': list(history),
                      'interrupted': history.interrupted, 'signature': chooses}
-        if refit and not selection['interrupted'] and selection['epochs']:
+        if refit and not selection['interrupted'] and selection['epochs'] and not ranking:
             # Chosen now, while the validation part is still held out of the model.
             chosen = Recommender(net, train, scaler_used, test=val, history=history,
                                  config={'extra': {'settings': settings}})

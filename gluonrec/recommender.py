@@ -194,7 +194,10 @@ class Recommender(RecommenderBase):
         return self.net._first_ctx()
 
     def to_original(self, scaled):
-        """Network outputs -> ratings, clipped to the rating scale."""
+        """Network outputs -> ratings, clipped to the rating scale; a ranking model's
+        scores as they are (they are no ratings)."""
+        if self.net.task == 'ranking':
+            return np.asarray(scaled, dtype=np.float64)
         return np.clip(self.scaler.inverse_transform(scaled), self.scale[0], self.scale[1])
 
     def predict(self, raw_users, raw_items, unknown='error'):

@@ -152,8 +152,11 @@ class RatingRegressor(RegressorMixin, BaseEstimator):
         self.ctx = ctx
 
     def _check_params(self):
-        if self.model not in model_names():
-            raise ValueError(f'model={self.model!r}; choose from {model_names()}')
+        if self.model not in model_names('rating'):
+            what = ' (a ranking model: it scores items, it predicts no ratings; train it ' \
+                'with train_model)' if self.model in model_names('ranking') else ''
+            raise ValueError(f'model={self.model!r}{what}; choose from '
+                             f'{model_names("rating")}')
         unknown_policy(self.unknown, ('error', 'baseline'))
         if not 0.0 <= self.validation_fraction < 1.0:
             raise ValueError('validation_fraction must lie in [0, 1), got '

@@ -107,7 +107,7 @@ def test_models_declare_their_constraint():
 
 def test_unknown_engine_names_the_choices(small_ratings):
     with pytest.raises(ValueError, match=r"engine must be one of \('auto', 'generic', "
-                                         r"'fused'\), got 'fast'"):
+                                         r"'fused', 'solver'\), got 'fast'"):
         make_engine('fast')
     with pytest.raises(ValueError, match='engine must be one of'):
         train_model(small_ratings, model='mf', epochs=1, ctx='cpu', engine='fast')
