@@ -583,3 +583,38 @@ def test_a_researchers_model_through_the_scripts(tmp_path):
     bad = run('recommend.py', 7, '--model-dir', out, '--import', 'no_such_module_here',
               cwd=tests, check=False)
     assert bad.returncode == 2 and "--import no_such_module_here: No module named" in bad.stderr
+
+
+def test_train_implicit_evaluate_recommend_and_fold_in(tmp_path, capsys):
+    """A ranking model through the scripts: trained on the positives of a MovieLens
+    folder, scored on the test part saved with it, recommending to known and new users."""
+    data = _ml100k(tmp_path / 'ml-100k')
+    proc = run('train_implicit.py', '--data', data, '--threshold', 3, '--model', 'ials',
+               '--split', 'leave-one-out', '--epochs', 3, '--no-progress', '--out', tmp_path / 'm',
+               cwd=tmp_path)
+    assert 'val NDCG@10' in proc.stdout and 'positives/s' in proc.stdout
+    assert 'Validation, full ranking with training positives masked' in proc.stdout
+    assert 'Popularity baseline: NDCG@10' in proc.stdout
+    config = json.loads((tmp_path / 'm' / 'config.json').read_text())
+    assert config['model'] == 'ials' and config['extra']['held_out'] == 'test'
+    scores = json.loads(run('evaluate.py', '--model-dir', tmp_path / 'm', '--json',
+                            '--sampled', 20, '--per-user', tmp_path / 'users.csv',
+                            cwd=tmp_path).stdout)
+    assert 0 < scores['ndcg@10'] <= 1 and scores['users'] > 0
+    assert 'sampled_hr@10' in scores and 'note:' not in proc.stderr
+    assert (tmp_path / 'users.csv').read_text().startswith('user,relevant,precision@10')
+    out = json.loads(run('recommend.py', 7, '--model-dir', tmp_path / 'm', '--json',
+                         cwd=tmp_path).stdout)
+    assert not {t['item'] for t in out['top_rated']} & {r['item'] for r in out['recommended']}
+    new = json.loads(run('recommend.py', '--ratings', '1:1,2:1,3:1', '--model-dir',
+                         tmp_path / 'm', '--json', cwd=tmp_path).stdout)
+    assert len(new['recommended']) == 10 and not {1, 2, 3} & {
+        r['item'] for r in new['recommended']}
+    import importlib.util
+    spec = importlib.util.spec_from_file_location('train_implicit',
+                                                  os.path.join(SCRIPTS, 'train_implicit.py'))
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    with pytest.raises(SystemExit) as exc:
+        script.build_parser().parse_args(['--model', 'biased_mf'])
+    assert exc.value.code == 2 and "invalid choice: 'biased_mf'" in capsys.readouterr().err
