@@ -49,12 +49,15 @@ def pairs_matrix(parts, num_users, num_items):
     return matrix
 
 
-def chunk_rows(num_items, budget=SCORE_BUDGET):
-    """Users per chunk so that a chunk's float32 scores fit in ``budget`` bytes."""
+def chunk_rows(num_items, budget=None):
+    """Users per chunk so that a chunk's float32 scores fit in ``budget`` bytes
+    (default ``SCORE_BUDGET``)."""
+    budget = SCORE_BUDGET if budget is None else budget
     return max(1, int(budget // (4 * max(1, num_items))))
 
 
-def top_k_items(score, users, k, exclude=None, chunk_size=None):
+def top_k_items(score, users, k, exclude=None, chunk_size=None, columns=None,
+                with_scores=False):
     """The ``k`` best items of each user, best first, with ``exclude``'s items left out.
 
     Parameters
@@ -64,30 +67,43 @@ def top_k_items(score, users, k, exclude=None, chunk_size=None):
     users : int array
     k : int
     exclude : scipy.sparse.csr_matrix of bool, optional
-        Per user, the items that may not be returned (training positives).
+        Per user, the items that may not be returned (training positives), masked
+        through its CSR rows (no dense mask).
     chunk_size : int, optional
         Users scored at a time; default from ``SCORE_BUDGET``.
+    columns : bool array (num_items,), optional
+        Items that may not be returned for any user.
+    with_scores : bool
+        Also return the selected scores.
 
     Returns
     -------
-    int64 array (len(users), k): inner item ids, -1 where fewer than k remain.
+    int64 array (len(users), k): inner item ids, -1 where fewer than k remain; with
+    ``with_scores``, (ids, float32 scores (-inf at the -1s)).
     """
     users = np.asarray(users, dtype=np.int64)
-    out, start = None, 0
+    out = values = None
+    start = 0
     while start < len(users):
         # The first chunk is one user, which tells the width the budget divides.
         chunk = users[start:start + (chunk_size or 1)]
         scores = np.asarray(score(chunk), dtype=np.float32)
         if out is None:
-            out = np.full((len(users), min(k, scores.shape[1])), -1, dtype=np.int64)
+            width = min(k, scores.shape[1])
+            out = np.full((len(users), width), -1, dtype=np.int64)
+            values = np.full((len(users), width), -np.inf, dtype=np.float32)
             chunk_size = chunk_size or chunk_rows(scores.shape[1])
         if exclude is not None:
             sub = exclude[chunk]
             rows = np.repeat(np.arange(len(chunk)), np.diff(sub.indptr))
             scores[rows, sub.indices] = -np.inf
-        out[start:start + len(chunk)] = top_n(scores, k)[0]
+        if columns is not None:
+            scores[:, columns] = -np.inf
+        out[start:start + len(chunk)], values[start:start + len(chunk)] = top_n(scores, k)
         start += len(chunk)
-    return np.empty((0, k), dtype=np.int64) if out is None else out
+    if out is None:
+        out, values = np.empty((0, k), dtype=np.int64), np.empty((0, k), dtype=np.float32)
+    return (out, values) if with_scores else out
 
 
 def _evaluated_users(train, test):

@@ -2,18 +2,10 @@
 import numpy as np
 
 from .ranking import top_n
+from .ranking_eval import top_k_items
 from .recommender import unknown_policy
 
 __all__ = ['recommend', 'recommend_all', 'top_n']
-
-
-def _mask(scores, rec, users, rated, exclude_rated, exclude_untrained):
-    if exclude_untrained:
-        scores[:, rec.item_counts == 0] = -np.inf
-    if exclude_rated:
-        rows, cols = rated[users].nonzero()
-        scores[rows, cols] = -np.inf
-    return scores
 
 
 def recommend(rec, raw_user_id, n=10, exclude_rated=True, exclude_untrained=True,
@@ -52,9 +44,8 @@ def recommend(rec, raw_user_id, n=10, exclude_rated=True, exclude_untrained=True
                            "pass unknown='popular' or 'baseline' for a default list")
         return _fallback_items(rec, n, unknown)
     user = rec.user_map.to_inner(raw_user_id, 'user')
-    scores = _mask(rec.score_users([user]), rec, [user], rec.rated_matrix(), exclude_rated,
-                   exclude_untrained)
-    top, top_scores = top_n(scores, n)
+    _, top, top_scores = recommend_all(rec, n, users=[user], exclude_rated=exclude_rated,
+                                       exclude_untrained=exclude_untrained)
     keep = top[0] >= 0
     return list(zip(np.asarray(rec.item_map.to_raw(top[0][keep])).tolist(),
                     top_scores[0][keep].tolist()))
@@ -74,10 +65,15 @@ def _fallback_items(rec, n, kind):
 
 
 def recommend_all(rec, n=10, users=None, exclude_rated=True, exclude_untrained=True,
-                  chunk_size=2048):
+                  chunk_size=None):
     """Top-``n`` inner item ids for many users, one matrix product per chunk of users.
 
-    Memory stays at ``chunk_size x num_items`` scores at a time.
+    Each chunk's scores are float32 (``rec.rank_scores``: for a factor model the
+    network's own scores, one GEMM), the rated items masked through the CSR rows of
+    ``rec.rated_matrix()``, the ``n`` best chosen by ``argpartition`` and then sorted;
+    only those are converted to predicted ratings. Memory stays at
+    ``chunk_size x num_items`` float32 scores; by default the chunk is what
+    ``gluonrec.ranking_eval.SCORE_BUDGET`` (256 MiB) holds.
 
     Parameters
     ----------
@@ -85,25 +81,24 @@ def recommend_all(rec, n=10, users=None, exclude_rated=True, exclude_untrained=T
     n : int
     users : int array, optional
         Inner user ids (default: all users).
-    chunk_size : int
+    chunk_size : int, optional
 
     Returns
     -------
     (users, items, scores)
         Inner user ids (U,), inner item ids (U, n) best first (-1 where fewer than n
-        items remain), and predicted ratings (U, n). Map to raw ids with
-        ``rec.item_map.to_raw``.
+        items remain), and predicted ratings (U, n) (-inf at the -1s). Map to raw ids
+        with ``rec.item_map.to_raw``.
     """
-    if chunk_size < 1:
+    if chunk_size is not None and chunk_size < 1:
         raise ValueError(f'chunk_size must be >= 1, got {chunk_size}')
     users = np.arange(len(rec.user_map)) if users is None else np.asarray(users)
-    rated = rec.rated_matrix()
     n = min(int(n), len(rec.item_map))
-    items = np.empty((len(users), n), dtype=np.int64)
-    scores = np.empty((len(users), n))
-    for start in range(0, len(users), chunk_size):
-        chunk = users[start:start + chunk_size]
-        block = _mask(rec.score_users(chunk), rec, chunk, rated, exclude_rated,
-                      exclude_untrained)
-        items[start:start + len(chunk)], scores[start:start + len(chunk)] = top_n(block, n)
+    items, raw = top_k_items(rec.rank_scores, users, n,
+                             exclude=rec.rated_matrix() if exclude_rated else None,
+                             chunk_size=chunk_size, with_scores=True,
+                             columns=rec.item_counts == 0 if exclude_untrained else None)
+    scores = np.full(raw.shape, -np.inf)
+    found = items >= 0
+    scores[found] = rec.from_rank_scores(raw[found])
     return users, items, scores

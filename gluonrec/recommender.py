@@ -80,6 +80,17 @@ class RecommenderBase(abc.ABC):
         """Each inner item's predicted rating for a user the model never saw (the
         'baseline' of ``UNKNOWN``), shape (num_items,)."""
 
+    def rank_scores(self, inner_users):
+        """Scores that order every item as ``score_users`` does, (len(inner_users),
+        num_items), as cheap as the model allows (float32, before the conversion to the
+        rating scale): what top-N selects on. ``from_rank_scores`` converts the selected
+        ones. Default: ``score_users`` itself."""
+        return self.score_users(inner_users)
+
+    def from_rank_scores(self, scores):
+        """``rank_scores`` values -> the ``score_users`` values they stand for."""
+        return scores
+
     def item_means(self):
         """Mean training rating per inner item (-inf for an item never rated)."""
         sums = np.bincount(self.train.item, weights=self.train.rating,
@@ -275,6 +286,24 @@ class Recommender(RecommenderBase):
         """Predicted ratings of every item for the given inner users,
         shape (len(inner_users), num_items), on the rating scale."""
         return self.to_original(self.net.score_matrix(np.asarray(inner_users)))
+
+    def _monotone(self):
+        """Whether the scaler maps network outputs to ratings in increasing order (the
+        two built-in scalers do; a scaler of one's own is not assumed to)."""
+        from .data.scaling import IdentityScaler, MinMaxScaler
+        return type(self.scaler) in (MinMaxScaler, IdentityScaler)
+
+    def rank_scores(self, inner_users):
+        """The network's own float32 scores (one matrix product for the factor models):
+        they order items as the predicted ratings do, except that items clipped to the
+        top of the scale keep their order."""
+        raw = self.net.score_matrix(np.asarray(inner_users))
+        if not self._monotone():
+            return self.to_original(raw)
+        return np.asarray(raw, dtype=np.float32)
+
+    def from_rank_scores(self, scores):
+        return self.to_original(scores) if self._monotone() else scores
 
     def user_factors(self):
         """User embedding matrix (num_users, factors), numpy."""

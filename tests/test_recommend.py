@@ -118,3 +118,38 @@ def test_recommend_all_matches_brute_force_at_jester_scale():
         scores = rec.score_users([user])[0]
         scores[rated[user].indices] = -np.inf
         assert items[user].tolist() == np.argsort(-scores, kind='stable')[:10].tolist()
+
+
+def test_recommend_all_ranks_on_float32_scores_within_the_chunk_budget(monkeypatch):
+    """Top-N selects on the network's float32 scores a budget-sized chunk at a time, and
+    converts only the chosen ones: the same items and ratings as ranking the predicted
+    ratings of every item."""
+    import gluonrec.ranking_eval as ranking_eval
+    r = make_synthetic(300, 80, 4000, seed=2)
+    net = get_model('biased_mf', num_users=300, num_items=80, num_factors=8)
+    net.initialize()
+    rec = Recommender.from_training(net, r, MinMaxScaler.from_scale(r.scale))
+    seen = []
+    original = rec.rank_scores
+    monkeypatch.setattr(rec, 'rank_scores', lambda users: seen.append(len(users)) or
+                        original(users))
+    monkeypatch.setattr(ranking_eval, 'SCORE_BUDGET', 80 * 4 * 50)  # 50 users a chunk
+    users, items, scores = recommend_all(rec, n=5)
+    assert max(seen) == 50 and sum(seen) == 300  # one user first, then budget-sized chunks
+    assert original([0]).dtype == np.float32
+    full = rec.score_users(np.arange(300))
+    full[rec.rated_matrix().nonzero()] = -np.inf
+    expected = np.argsort(-full, axis=1, kind='stable')[:, :5]
+    np.testing.assert_array_equal(items, expected)
+    np.testing.assert_allclose(scores, np.take_along_axis(full, expected, axis=1), rtol=1e-6)
+
+
+def test_a_scaler_of_ones_own_is_ranked_on_its_ratings(rec):
+    """A custom scaler may not be increasing: top-N then ranks the predicted ratings."""
+    class Flipped(MinMaxScaler):
+        def inverse_transform(self, scaled):
+            return -super().inverse_transform(scaled)
+
+    flipped = Recommender(rec.net, rec.train, Flipped.from_scale(rec.scale))
+    np.testing.assert_array_equal(flipped.rank_scores([0, 1]), flipped.score_users([0, 1]))
+    assert flipped.from_rank_scores(np.array([1.5])) == 1.5
