@@ -13,8 +13,6 @@ protocol, for reproducing older papers only: Krichene and Rendle ("On Sampled Me
 for Item Recommendation", KDD 2020) show that sampled metrics can order models
 differently from the full ranking they stand for; report the full ranking.
 """
-import math
-
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
@@ -23,6 +21,7 @@ from .metrics import per_user_metrics
 from .ranking import top_n
 
 __all__ = ['evaluate_ranking', 'compare_per_user', 'sampled_metrics', 'RankingValidation',
+           'Popularity',
            'score_function', 'top_k_items', 'chunk_rows', 'pairs_matrix']
 
 #: Bytes of float32 scores ``top_k_items`` holds at a time (a chunk of users x items).
@@ -37,6 +36,19 @@ def score_function(model):
     if hasattr(model, 'score_matrix'):
         return model.score_matrix
     raise TypeError(f'{type(model).__name__} is neither a Recommender nor a RecModel')
+
+
+class Popularity:
+    """Scores every item by its training positives, the same for every user: the
+    baseline a ranking model must beat."""
+
+    def __init__(self, train):
+        self.counts = np.bincount(train.item, weights=train.rating,
+                                  minlength=train.num_items).astype(np.float32)
+
+    def score_matrix(self, users, items=None):
+        counts = self.counts if items is None else self.counts[np.asarray(items)]
+        return np.broadcast_to(counts, (len(np.atleast_1d(users)), len(counts))).copy()
 
 
 def pairs_matrix(parts, num_users, num_items):
@@ -276,5 +288,3 @@ class RankingValidation:
         return {f'val_{key}': scores[key] for key in
                 (f'ndcg@{self.k}', f'recall@{self.k}', f'hit@{self.k}')}
 
-    def finite(self, record):
-        return math.isfinite(record[self.monitor])

@@ -21,7 +21,7 @@ from .distributed import connect, is_distributed
 from .evaluation import evaluate
 from .foldin import fold_in_weights
 from .metrics import mae, rmse
-from .ranking_eval import RankingValidation, evaluate_ranking
+from .ranking_eval import Popularity, RankingValidation, evaluate_ranking
 from .models import get_model, model_class
 from .persist import save_model
 from .presets import DEFAULT_MODEL, resolve
@@ -29,7 +29,7 @@ from .recommender import Recommender
 from .train import History, fit
 from .train.engine import choose_engine
 
-__all__ = ['train_model', 'TrainedModel', 'Popularity']
+__all__ = ['train_model', 'TrainedModel']
 
 logger = logging.getLogger(__name__)
 
@@ -142,19 +142,6 @@ class TrainedModel:
         popular = evaluate_ranking(Popularity(train), train, self.val, k=k)
         out.update({f'baseline_{key}': popular[key] for key in keys})
         return out
-
-
-class Popularity:
-    """Scores every item by its training positives, the same for every user: the
-    baseline a ranking model must beat."""
-
-    def __init__(self, train):
-        self.counts = np.bincount(train.item, weights=train.rating,
-                                  minlength=train.num_items).astype(np.float32)
-
-    def score_matrix(self, users, items=None):
-        counts = self.counts if items is None else self.counts[np.asarray(items)]
-        return np.broadcast_to(counts, (len(np.atleast_1d(users)), len(counts))).copy()
 
 
 def _without(data, part):

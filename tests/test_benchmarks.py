@@ -108,3 +108,37 @@ def test_tune_grid_crosses_model_constructor_arguments():
         tune.parse_grid(['model_kwargs.dropout=high'])
     with pytest.raises(SystemExit, match="'dropout' is not a RatingRegressor parameter"):
         tune.parse_grid(['dropout=0.5'])
+
+
+@pytest.mark.slow
+def test_ranking_benchmark_quick(shared_data, tmp_path):
+    """ranking.py on ml-100k's protocol with the fastest systems: its table, in order."""
+    results = tmp_path / 'RESULTS.md'
+    proc = subprocess.run(
+        [sys.executable, os.path.join(REPO, 'scripts', 'benchmarks', 'ranking.py'), '--root',
+         shared_data, '--quick', '--models', 'ease', 'ials', 'popularity', '--results',
+         str(results)], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    text = results.read_text()
+    assert '<!-- results:ranking:ml-100k -->' in text
+    table = text.split('Paired per-user comparison')[0]
+    rows = {line.split('|')[1].strip(): float(line.split('|')[2]) for line in
+            table.splitlines() if line.startswith('| ') and line.split('|')[1].strip() in
+            ('ease', 'ials', 'popularity')}
+    assert rows['ease'] > rows['popularity'] and rows['ials'] > rows['popularity']
+    assert '| ease | ials | 939 |' in text  # the paired comparison of the two
+
+
+@pytest.mark.slow
+def test_topn_benchmark_checks_every_method_agrees(tmp_path):
+    results = tmp_path / 'RESULTS.md'
+    proc = subprocess.run(
+        [sys.executable, os.path.join(REPO, 'scripts', 'benchmarks', 'topn.py'), '--users',
+         '3000', '--items', '500', '--factors', '8', '--results', str(results)],
+        capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout + proc.stderr[-3000:]
+    text = results.read_text()
+    assert 'Same items from every method on a 200-user sample: yes' in text
+    assert [line.split('|')[1].strip() for line in text.splitlines()
+            if line.startswith('| ') and not line.startswith('| method')] == \
+        ['before', 'numpy loop', 'now']

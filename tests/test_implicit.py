@@ -16,9 +16,10 @@ from gluonrec.data import (NegativeSampleIter, RatingIter, Ratings, k_core, leav
 from gluonrec.metrics import per_user_metrics
 from gluonrec.models import get_model, model_names
 from gluonrec.models.closed_form import implicit_user_rows
-from gluonrec.ranking_eval import (RankingValidation, compare_per_user, evaluate_ranking,
-                                   pairs_matrix, sampled_metrics, top_k_items)
-from gluonrec.recipe import Popularity, train_model
+from gluonrec.ranking_eval import (Popularity, RankingValidation, compare_per_user,
+                                   evaluate_ranking, pairs_matrix, sampled_metrics,
+                                   top_k_items)
+from gluonrec.recipe import train_model
 from gluonrec.train import fit
 from gluonrec.train.objective import RankingObjective
 

@@ -1,4 +1,5 @@
 import numpy as np
+from hypothesis import given, settings, strategies as st
 import pytest
 
 from gluonrec._compat import mx
@@ -153,3 +154,24 @@ def test_a_scaler_of_ones_own_is_ranked_on_its_ratings(rec):
     flipped = Recommender(rec.net, rec.train, Flipped.from_scale(rec.scale))
     np.testing.assert_array_equal(flipped.rank_scores([0, 1]), flipped.score_users([0, 1]))
     assert flipped.from_rank_scores(np.array([1.5])) == 1.5
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 40), st.integers(1, 700), st.integers(1, 30), st.integers(0, 10_000),
+       st.booleans())
+def test_top_n_equals_a_stable_full_sort(rows, cols, n, seed, float32):
+    """Both ways of finding the cut-off (a partition of narrow rows, block maxima of wide
+    ones) give exactly the stable sort's first n, ties in column order, -1 past the
+    finite scores."""
+    rng = np.random.RandomState(seed)
+    scores = np.round(rng.normal(size=(rows, cols)), 1)  # many ties
+    scores[rng.random_sample((rows, cols)) < 0.3] = -np.inf
+    scores = scores.astype(np.float32 if float32 else np.float64)
+    n = min(n, cols)
+    top, values = top_n(scores, n)
+    expected = np.argsort(-scores, axis=1, kind='stable')[:, :n]
+    kept = np.take_along_axis(scores, expected, axis=1)
+    expected[~np.isfinite(kept)] = -1
+    np.testing.assert_array_equal(top, expected)
+    np.testing.assert_array_equal(values, kept)
+    assert values.dtype == scores.dtype

@@ -57,4 +57,7 @@ class BiasedMF(MatrixFactorization):
         mu, bu, bi = self._bias_tables()  # zeros where a subclass switches biases off
         if items is not None:
             bi = bi[np.asarray(items)]
-        return super().score_matrix(users, items) + bu[users][:, None] + bi[None, :] + mu
+        scores = super().score_matrix(users, items)
+        scores += bu[users][:, None]  # in place: a chunk of scores is the big array
+        scores += bi + np.float32(mu)
+        return scores

@@ -26,8 +26,7 @@ sys.path.insert(0, HERE)
 
 import gluonrec as gr  # noqa: E402  (before mxnet: numpy aliases)
 from gluonrec.data import ranking_protocol  # noqa: E402
-from gluonrec.ranking_eval import compare_per_user, evaluate_ranking  # noqa: E402
-from gluonrec.recipe import Popularity  # noqa: E402
+from gluonrec.ranking_eval import Popularity, compare_per_user, evaluate_ranking  # noqa: E402
 from _report import machine  # noqa: E402
 from _results import publish  # noqa: E402
 
@@ -36,16 +35,17 @@ K = 10
 #: The grids searched on the validation part; the first key of each is the model.
 GRIDS = {
     'ease': {'reg': [100.0, 200.0, 300.0, 500.0, 1000.0]},
-    'ials': {'num_factors': [64, 128], 'reg': [5.0, 20.0, 50.0], 'alpha': [1.0, 5.0]},
-    'bpr_mf': {'lr': [0.001, 0.003], 'reg': [1e-4, 1e-3, 1e-2]},
-    'gmf': {'lr': [0.001, 0.003]},
-    'neumf': {'lr': [0.001, 0.003]},
+    'ials': {'num_factors': [64, 128], 'reg': [10.0, 20.0, 30.0], 'alpha': [1.0, 2.0]},
+    'bpr_mf': {'lr': [0.001, 0.003], 'reg': [0.003, 0.01, 0.03]},
+    'gmf': {'lr': [0.001], 'reg': [0.0, 0.01]},
+    'neumf': {'lr': [0.001], 'reg': [0.0, 0.01]},
 }
 IMPLICIT_GRIDS = {
-    'implicit ALS': {'factors': [64, 128], 'regularization': [0.1, 1.0, 5.0, 20.0, 50.0],
-                     'alpha': [1.0, 5.0], 'iterations': [15]},
+    'implicit ALS': {'factors': [64, 128], 'regularization': [1.0, 5.0, 20.0, 50.0, 100.0,
+                                                              200.0],
+                     'alpha': [1.0, 5.0, 20.0], 'iterations': [15]},
     'implicit BPR': {'factors': [64, 128], 'learning_rate': [0.01, 0.05],
-                     'regularization': [0.001, 0.01], 'iterations': [100, 300]},
+                     'regularization': [0.01, 0.1], 'iterations': [25, 50, 100]},
 }
 #: Arguments of the models' constructors (the rest are training settings).
 MODEL_KWARGS = ('alpha',)
