@@ -518,10 +518,13 @@ def test_rate_jokes_refuses_an_unwritable_save_target_before_asking(trained_jest
 def test_ctrl_c_at_the_rate_jokes_prompt_exits_130_without_a_traceback(trained_jester):
     import signal
     work, _ = trained_jester
+    # A pytest-xdist worker ignores SIGINT, and a child inherits that: give the script
+    # the default disposition a terminal's Ctrl-C meets.
     proc = subprocess.Popen([sys.executable, os.path.join(SCRIPTS, 'rate_jokes.py'),
                              '--model-dir', str(work / 'model')], stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            cwd=work)
+                            cwd=work,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     shown = ''
     while not shown.endswith('q to stop): '):  # the prompt is flushed without a newline
         char = proc.stdout.read(1)
@@ -529,7 +532,7 @@ def test_ctrl_c_at_the_rate_jokes_prompt_exits_130_without_a_traceback(trained_j
         shown += char
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=120)
-    assert proc.returncode == 130
+    assert proc.returncode == 130, err
     assert 'Traceback' not in err and 'rate_jokes.py: interrupted' in err
 
 
