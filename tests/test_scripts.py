@@ -600,24 +600,20 @@ def test_train_implicit_evaluate_recommend_and_fold_in(tmp_path, capsys):
     assert 'Popularity baseline: NDCG@10' in proc.stdout
     config = json.loads((tmp_path / 'm' / 'config.json').read_text())
     assert config['model'] == 'ials' and config['extra']['held_out'] == 'test'
-    scores = json.loads(run('evaluate.py', '--model-dir', tmp_path / 'm', '--json',
-                            '--sampled', 20, '--per-user', tmp_path / 'users.csv',
-                            cwd=tmp_path).stdout)
+    scores = json.loads(inproc('evaluate.py', '--model-dir', tmp_path / 'm', '--json',
+                               '--sampled', 20, '--per-user', tmp_path / 'users.csv').stdout)
     assert 0 < scores['ndcg@10'] <= 1 and scores['users'] > 0
     assert 'sampled_hr@10' in scores and 'note:' not in proc.stderr
     assert (tmp_path / 'users.csv').read_text().startswith('user,relevant,precision@10')
-    out = json.loads(run('recommend.py', 7, '--model-dir', tmp_path / 'm', '--json',
-                         cwd=tmp_path).stdout)
+    out = json.loads(inproc('recommend.py', 7, '--model-dir', tmp_path / 'm', '--json').stdout)
     assert not {t['item'] for t in out['top_rated']} & {r['item'] for r in out['recommended']}
-    new = json.loads(run('recommend.py', '--ratings', '1:1,2:1,3:1', '--model-dir',
-                         tmp_path / 'm', '--json', cwd=tmp_path).stdout)
+    new = json.loads(inproc('recommend.py', '--ratings', '1:1,2:1,3:1', '--model-dir',
+                            tmp_path / 'm', '--json').stdout)
     assert len(new['recommended']) == 10 and not {1, 2, 3} & {
         r['item'] for r in new['recommended']}
-    import importlib.util
-    spec = importlib.util.spec_from_file_location('train_implicit',
-                                                  os.path.join(SCRIPTS, 'train_implicit.py'))
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
+    similar = json.loads(inproc('similar_items.py', 1, '-k', 3, '--json', '--model-dir',
+                                tmp_path / 'm').stdout)
+    assert len(similar['similar']) == 3 and 1 not in [s['joke'] for s in similar['similar']]
     with pytest.raises(SystemExit) as exc:
-        script.build_parser().parse_args(['--model', 'biased_mf'])
+        _script('train_implicit.py').build_parser().parse_args(['--model', 'biased_mf'])
     assert exc.value.code == 2 and "invalid choice: 'biased_mf'" in capsys.readouterr().err
