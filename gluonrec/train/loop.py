@@ -41,10 +41,10 @@ def fit(net, train_iter, val_iter=None, epochs=10, optimizer='adam', learning_ra
         Yields ``DataBatch(data=[user, item], label=[rating])``.
     val_iter : RatingIter, Ratings or a validation object, optional
         Validation ratings: RMSE/MAE on the original scale after every epoch. Or, for a
-        ranking model, a ``gluonrec.ranking_eval.RankingValidation`` (any callable
-        ``validate(net) -> {'val_...': score}`` with ``monitor``, the key to follow,
-        and ``mode``, 'max' when higher is better): its scores are recorded, and early
-        stopping and the best parameters follow ``monitor``.
+        ranking model, a ``gluonrec.ranking_eval.RankingValidation`` (or any object
+        called as ``validate(net) -> {'val_...': score}``, with ``monitor``, the key
+        to follow, and ``mode``, 'max' when higher is better): its scores are
+        recorded, and early stopping and the best parameters follow ``monitor``.
     epochs : int
     optimizer : str
         Any MXNet optimizer ('adam', 'sgd', 'adagrad', ...), with ``learning_rate``,
@@ -78,8 +78,8 @@ def fit(net, train_iter, val_iter=None, epochs=10, optimizer='adam', learning_ra
         and data the result equals an uninterrupted run.
     patience : int, optional
         Early stopping on validation RMSE (or ``monitor``); the best parameters are
-        restored at the end
-        (in a single process; a parameter-server job keeps the last ones).
+        restored at the end (in a single process; a parameter-server job keeps the
+        last ones).
     hybridize : bool
         Hybridize with ``static_alloc=True``.
     seed : int, optional
