@@ -144,9 +144,10 @@ class BPRMF(MatrixFactorization):
         return {self.user_embedding: rows}
 
 
-class GMF(RecModel):
+class GMF(MatrixFactorization):
     r"""Generalized matrix factorisation, :math:`x_{ui} = h^\top (p_u \odot q_i)`, NCF's
-    GMF trained with binary cross-entropy over sampled negatives.
+    GMF trained with binary cross-entropy over sampled negatives: MF with a learnt
+    weight per factor.
 
     He, Liao, Zhang, Nie, Hu and Chua, "Neural Collaborative Filtering", WWW 2017
     (eq. 9; the output's sigmoid is in the loss). ``h`` starts at 1, so the model
@@ -166,11 +167,9 @@ class GMF(RecModel):
 
     def __init__(self, num_users, num_items, num_factors=64, sparse_grad=False,
                  initializer='normal', init_scale=0.1, row_sparse_weights=False, **kwargs):
-        check_positive_int('num_factors', num_factors)
-        super().__init__(num_users, num_items, num_factors, num_factors,
-                         sparse_grad=sparse_grad, initializer=initializer,
-                         init_scale=init_scale, row_sparse_weights=row_sparse_weights,
-                         **kwargs)
+        super().__init__(num_users, num_items, num_factors, sparse_grad=sparse_grad,
+                         initializer=initializer, init_scale=init_scale,
+                         row_sparse_weights=row_sparse_weights, **kwargs)
         with self.name_scope():
             self.h = self.params.get('h', shape=(num_factors,), init=init.One())
 
@@ -184,7 +183,7 @@ class GMF(RecModel):
     def score_matrix(self, users, items=None):
         p = self.user_factors()[np.asarray(users)] * self._h()[None, :]
         q = self.item_factors() if items is None else self.item_factors()[np.asarray(items)]
-        return p @ q.T
+        return p @ q.T  # MatrixFactorization's, with h folded into the user rows
 
     def fold_in_positives(self, index, inner, weight, count, reg):
         """A new user's factors minimising GMF's BCE (each positive against every other
