@@ -250,7 +250,7 @@ class EASE(RecModel):
         return F.sum(self.user_embedding(user) * self.item_embedding(item), axis=-1)
 
     def solve(self, user, item, weight, reg):
-        """B from the training positives (one solve; later epochs repeat it). Returns
+        r"""B from the training positives (one solve; later epochs repeat it). Returns
         :math:`(\|X - XB\|_F^2 + \lambda \|B\|_F^2)` per positive."""
         x = sp.csr_matrix((np.asarray(weight, dtype=np.float64), (user, item)),
                           shape=(self.num_users, self.num_items))
