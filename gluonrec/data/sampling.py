@@ -45,7 +45,7 @@ class NegativeSampleIter(RatingIter):
     sampling : {'uniform', 'popularity'}
     alpha : float
         The exponent of 'popularity': an item is drawn with probability proportional to
-        (its training positives) ** alpha, so never when it has none.
+        (its training positives) ** alpha, so (for alpha > 0) never when it has none.
     """
 
     def __init__(self, user, item, weight=None, num_users=None, num_items=None,
@@ -76,12 +76,11 @@ class NegativeSampleIter(RatingIter):
         self.num_users, self.num_items = int(num_users), int(num_items)
         counts = np.bincount(item, minlength=num_items).astype(np.float64)
         if sampling == 'popularity':
-            mass = counts ** alpha if alpha else np.ones(num_items)
-            mass[counts == 0] = 0.0 if alpha else mass[counts == 0]
+            mass = counts ** alpha  # (0 ** 0 is 1: alpha 0 is uniform again)
             self._p = mass / mass.sum()
         else:
             self._p = None
-        self._check_drawable(user, item)
+        self._check_drawable()
         self.prefetch = bool(prefetch)
         self._carry = np.empty(0, dtype=np.int64)
         self._build_epoch()  # again, now with negatives (the base built it without)
@@ -94,7 +93,7 @@ class NegativeSampleIter(RatingIter):
         kwargs.setdefault('num_items', ratings.num_items)
         return cls(ratings.user, ratings.item, ratings.rating, **kwargs)
 
-    def _check_drawable(self, user, item):
+    def _check_drawable(self):
         """Refuse a user for whom no item can be drawn as a negative."""
         p = self._p if self._p is not None else np.full(self.num_items, 1.0 / self.num_items)
         pairs = self._keys
