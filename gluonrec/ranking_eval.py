@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from .data.implicit import in_sorted, pair_keys
 from .metrics import per_user_metrics
 from .ranking import top_n
 
@@ -68,7 +69,7 @@ def chunk_rows(num_items, budget=None):
     return max(1, int(budget // (4 * max(1, num_items))))
 
 
-def top_k_items(score, users, k, exclude=None, chunk_size=None, columns=None,
+def top_k_items(score, users, k, num_items, exclude=None, chunk_size=None, columns=None,
                 with_scores=False):
     """The ``k`` best items of each user, best first, with ``exclude``'s items left out.
 
@@ -78,6 +79,8 @@ def top_k_items(score, users, k, exclude=None, chunk_size=None, columns=None,
         inner users -> (len(users), num_items) scores (``score_function``).
     users : int array
     k : int
+    num_items : int
+        The width of a row of scores.
     exclude : scipy.sparse.csr_matrix of bool, optional
         Per user, the items that may not be returned (training positives), masked
         through its CSR rows (no dense mask).
@@ -90,21 +93,17 @@ def top_k_items(score, users, k, exclude=None, chunk_size=None, columns=None,
 
     Returns
     -------
-    int64 array (len(users), k): inner item ids, -1 where fewer than k remain; with
-    ``with_scores``, (ids, float32 scores (-inf at the -1s)).
+    int64 array (len(users), min(k, num_items)): inner item ids, -1 where fewer than k
+    remain; with ``with_scores``, (ids, float32 scores (-inf at the -1s)).
     """
     users = np.asarray(users, dtype=np.int64)
-    out = values = None
-    start = 0
-    while start < len(users):
-        # The first chunk is one user, which tells the width the budget divides.
-        chunk = users[start:start + (chunk_size or 1)]
+    chunk_size = chunk_size or chunk_rows(num_items)
+    width = min(k, num_items)
+    out = np.full((len(users), width), -1, dtype=np.int64)
+    values = np.full((len(users), width), -np.inf, dtype=np.float32)
+    for start in range(0, len(users), chunk_size):
+        chunk = users[start:start + chunk_size]
         scores = np.asarray(score(chunk), dtype=np.float32)
-        if out is None:
-            width = min(k, scores.shape[1])
-            out = np.full((len(users), width), -1, dtype=np.int64)
-            values = np.full((len(users), width), -np.inf, dtype=np.float32)
-            chunk_size = chunk_size or chunk_rows(scores.shape[1])
         if exclude is not None:
             sub = exclude[chunk]
             rows = np.repeat(np.arange(len(chunk)), np.diff(sub.indptr))
@@ -112,9 +111,6 @@ def top_k_items(score, users, k, exclude=None, chunk_size=None, columns=None,
         if columns is not None:
             scores[:, columns] = -np.inf
         out[start:start + len(chunk)], values[start:start + len(chunk)] = top_n(scores, k)
-        start += len(chunk)
-    if out is None:
-        out, values = np.empty((0, k), dtype=np.int64), np.empty((0, k), dtype=np.float32)
     return (out, values) if with_scores else out
 
 
@@ -167,8 +163,8 @@ def evaluate_ranking(model, train, test, k=10, exclude=(), per_user=False, users
     shape = (train.num_users, train.num_items)
     masked = pairs_matrix([train, *exclude], *shape)
     relevant = pairs_matrix([test], *shape)[users]
-    top = top_k_items(score_function(model), users, max(ks), exclude=masked,
-                      chunk_size=chunk_size)
+    top = top_k_items(score_function(model), users, max(ks), train.num_items,
+                      exclude=masked, chunk_size=chunk_size)
     table = {'user': np.asarray(train.user_map.to_raw(users)),
              'relevant': np.asarray(relevant.sum(axis=1)).ravel()}
     for cut in ks:
@@ -240,13 +236,12 @@ def sampled_metrics(model, train, test, num_negatives=100, k=10, seed=0):
     score = score_function(model)
     taken = pairs_matrix([train, test], train.num_users, train.num_items)
     rng = np.random.RandomState(seed)
-    keys = np.sort(taken.tocoo().row.astype(np.int64) * train.num_items + taken.tocoo().col)
+    pairs = taken.tocoo()
+    keys = np.sort(pair_keys(pairs.row, pairs.col, train.num_items))
     users = test.user.astype(np.int64)
     negatives = rng.randint(0, train.num_items, (len(users), num_negatives))
     while True:  # redraw the negatives that are positives, all at once per round
-        key = users[:, None] * train.num_items + negatives
-        at = np.minimum(np.searchsorted(keys, key), len(keys) - 1)
-        bad = keys[at] == key
+        bad = in_sorted(keys, pair_keys(users[:, None], negatives, train.num_items))
         if not bad.any():
             break
         negatives[bad] = rng.randint(0, train.num_items, int(bad.sum()))

@@ -16,6 +16,7 @@ from .context import resolve_ctx
 from .data import (IdentityScaler, MinMaxScaler, NegativeSampleIter, RatingIter, RowIter,
                    is_positives, positives, random_split, split_per_user)
 from .data.catalog import family_of
+from .data.implicit import in_sorted, pair_keys
 from .data.sampling import SAMPLING
 from .distributed import connect, is_distributed
 from .evaluation import evaluate
@@ -146,9 +147,8 @@ class TrainedModel:
 
 def _without(data, part):
     """``data`` less the (user, item) pairs of ``part`` (both positives, same maps)."""
-    keys = data.user.astype(np.int64) * data.num_items + data.item
-    held = part.user.astype(np.int64) * data.num_items + part.item
-    return data.subset(~np.isin(keys, held))
+    held = np.unique(pair_keys(part.user, part.item, data.num_items))
+    return data.subset(~in_sorted(held, pair_keys(data.user, data.item, data.num_items)))
 
 
 def _baseline(val, mean):

@@ -94,7 +94,7 @@ def recommend_all(rec, n=10, users=None, exclude_rated=True, exclude_untrained=T
         raise ValueError(f'chunk_size must be >= 1, got {chunk_size}')
     users = np.arange(len(rec.user_map)) if users is None else np.asarray(users)
     n = min(int(n), len(rec.item_map))
-    items, raw = top_k_items(rec.rank_scores, users, n,
+    items, raw = top_k_items(rec.rank_scores, users, n, len(rec.item_map),
                              exclude=rec.rated_matrix() if exclude_rated else None,
                              chunk_size=chunk_size, with_scores=True,
                              columns=rec.item_counts == 0 if exclude_untrained else None)

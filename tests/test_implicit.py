@@ -242,13 +242,14 @@ def test_evaluate_ranking_masks_training_positives_and_reports_per_user(planted)
     data, train, val, test = planted
     scores = np.random.RandomState(0).normal(size=(data.num_users, data.num_items))
     model = _Fixed(scores)
-    top = top_k_items(model.score_matrix, np.arange(data.num_users), 10,
+    top = top_k_items(model.score_matrix, np.arange(data.num_users), 10, data.num_items,
                       exclude=pairs_matrix([train], data.num_users, data.num_items))
     seen = set(_keys(train.user, train.item, data.num_items).tolist())
     assert not seen & set(_keys(np.repeat(np.arange(data.num_users), 10), top.ravel(),
                                 data.num_items).tolist())
-    chunked = top_k_items(model.score_matrix, np.arange(data.num_users), 10, chunk_size=7)
-    whole = top_k_items(model.score_matrix, np.arange(data.num_users), 10)
+    chunked = top_k_items(model.score_matrix, np.arange(data.num_users), 10, data.num_items,
+                          chunk_size=7)
+    whole = top_k_items(model.score_matrix, np.arange(data.num_users), 10, data.num_items)
     np.testing.assert_array_equal(chunked, whole)
     means, frame = evaluate_ranking(model, train, test, k=(5, 10), per_user=True)
     assert len(frame) == means['users'] == len(np.unique(test.user))

@@ -136,7 +136,7 @@ def test_recommend_all_ranks_on_float32_scores_within_the_chunk_budget(monkeypat
                         original(users))
     monkeypatch.setattr(ranking_eval, 'SCORE_BUDGET', 80 * 4 * 50)  # 50 users a chunk
     users, items, scores = recommend_all(rec, n=5)
-    assert max(seen) == 50 and sum(seen) == 300  # one user first, then budget-sized chunks
+    assert max(seen) == 50 and sum(seen) == 300  # budget-sized chunks
     assert original([0]).dtype == np.float32
     full = rec.score_users(np.arange(300))
     full[rec.rated_matrix().nonzero()] = -np.inf

@@ -24,10 +24,25 @@ import pandas as pd
 from .datasets import load_triples
 from .ratings import Ratings
 
-__all__ = ['positives', 'k_core', 'split_per_user', 'leave_one_out', 'temporal_split',
-           'is_positives', 'ranking_protocol', 'load_interactions']
+__all__ = ['pair_keys', 'in_sorted', 'positives', 'k_core', 'split_per_user', 'leave_one_out',
+           'temporal_split', 'is_positives', 'ranking_protocol', 'load_interactions']
 
 logger = logging.getLogger(__name__)
+
+
+def pair_keys(user, item, num_items):
+    """One int64 per (user, item) pair, ``user * num_items + item``: what the sampler,
+    the splits and the evaluation sort and search pairs by."""
+    return np.asarray(user, dtype=np.int64) * num_items + np.asarray(item, dtype=np.int64)
+
+
+def in_sorted(keys, query):
+    """Which of ``query`` lie in the sorted array ``keys`` (one vectorised binary
+    search)."""
+    query = np.asarray(query)
+    if not len(keys):
+        return np.zeros(query.shape, dtype=bool)
+    return keys[np.minimum(np.searchsorted(keys, query), len(keys) - 1)] == query
 
 
 def is_positives(ratings):
@@ -66,13 +81,12 @@ def positives(ratings, threshold=None, weights='one', name=None):
     if not keep.any():
         raise ValueError(f'{ratings.name}: no rating is >= {threshold}, so there are no '
                          'positives')
-    user, item = ratings.user[keep].astype(np.int64), ratings.item[keep].astype(np.int64)
     value = ratings.rating[keep].astype(np.float64)
     if weights == 'sum' and (value <= 0).any():
         raise ValueError(f"{ratings.name}: weights='sum' needs positive values; "
                          f'{int((value <= 0).sum())} are <= 0')
-    key = user * ratings.num_items + item
-    pairs, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+    key = pair_keys(ratings.user[keep], ratings.item[keep], ratings.num_items)
+    pairs, inverse = np.unique(key, return_inverse=True)
     weight = np.ones(len(pairs)) if weights == 'one' else \
         np.bincount(inverse, weights=value, minlength=len(pairs))
     timestamp = None

@@ -2,6 +2,7 @@
 import numpy as np
 
 from .._compat import mx
+from .implicit import in_sorted, pair_keys
 from .iterators import RatingIter
 
 __all__ = ['NegativeSampleIter', 'SAMPLING']
@@ -72,7 +73,7 @@ class NegativeSampleIter(RatingIter):
                          prefetch=False)
         # Every positive of the data, not only this shard's: a negative is never any of
         # the user's positives.
-        self._keys = np.unique(user.astype(np.int64) * num_items + item.astype(np.int64))
+        self._keys = np.unique(pair_keys(user, item, num_items))
         self.num_users, self.num_items = int(num_users), int(num_items)
         counts = np.bincount(item, minlength=num_items).astype(np.float64)
         if sampling == 'popularity':
@@ -117,9 +118,7 @@ class NegativeSampleIter(RatingIter):
         return rng.choice(self.num_items, size=size, p=self._p).astype(np.int64)
 
     def _is_positive(self, user, item):
-        key = user * self.num_items + item
-        at = np.minimum(np.searchsorted(self._keys, key), len(self._keys) - 1)
-        return self._keys[at] == key
+        return in_sorted(self._keys, pair_keys(user, item, self.num_items))
 
     def negatives(self, user, epoch):
         """``num_negatives`` negatives for each user in ``user`` (inner ids), drawn as
