@@ -243,8 +243,9 @@ def training_kwargs(args):
     """The keyword arguments of ``train_model`` that the flags of ``add_training_args``
     (and ``add_ranking_args``) carry; flags left unset stay None, for the preset to
     fill."""
-    return dict(**_ranking_kwargs(args), model=args.model, family=args.preset_family, val_fraction=args.val_fraction,
-                num_factors=args.num_factors, epochs=args.epochs, batch_size=args.batch_size,
+    return dict(**_ranking_kwargs(args), model=args.model, family=args.preset_family,
+                val_fraction=args.val_fraction, num_factors=args.num_factors,
+                epochs=args.epochs, batch_size=args.batch_size,
                 optimizer=args.optimizer, lr=args.lr, wd=args.wd, reg=args.reg,
                 patience=args.patience, sparse_grad=False if args.dense_grad else None,
                 seed=args.seed, ctx=args.ctx, kvstore=args.kvstore,

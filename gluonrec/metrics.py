@@ -138,7 +138,8 @@ def per_user_metrics(recommended, relevant, k):
     values = {'precision': count / k,
               'recall': count / np.maximum(n_rel, 1),
               'map': (np.cumsum(hits, axis=1) / rank * hits).sum(axis=1) / np.maximum(ideal, 1),
-              'ndcg': (hits * discount).sum(axis=1) / np.cumsum(discount)[np.maximum(ideal, 1) - 1],
+              'ndcg': (hits * discount).sum(axis=1) /
+              np.cumsum(discount)[np.maximum(ideal, 1) - 1],
               'hit': (count > 0).astype(np.float64),
               'mrr': np.divide(1.0, first, out=np.zeros(len(first)), where=first > 0)}
     return rows, {f'{name}@{k}': values[name].astype(np.float64) for name in RANKING_METRICS}

@@ -19,7 +19,7 @@ __all__ = ['IdMap', 'Ratings', 'JESTER_SCALE', 'detect_movielens', 'load_jester'
            'check_scaler', 'register_scaler',
            'cold_start_counts', 'kfold', 'new_user_split', 'random_rank_within', 'random_split',
            'user_holdout_split',
-           'make_synthetic', 'make_implicit', 'make_jester_scale', 'fetch', 'data_home', 'RatingIter', 'RowIter',
-           'load_dataset', 'family_of', 'IdentityScaler', 'NegativeSampleIter', 'positives',
-           'is_positives', 'ranking_protocol', 'load_interactions', 'k_core', 'split_per_user', 'leave_one_out',
-           'temporal_split']
+           'make_synthetic', 'make_implicit', 'make_jester_scale', 'fetch', 'data_home',
+           'RatingIter', 'RowIter', 'load_dataset', 'family_of', 'IdentityScaler',
+           'NegativeSampleIter', 'positives', 'is_positives', 'ranking_protocol',
+           'load_interactions', 'k_core', 'split_per_user', 'leave_one_out', 'temporal_split']

@@ -100,9 +100,6 @@ class MinMaxScaler:
                 f'feature_range={self.feature_range})')
 
 
-_SCALERS = {'minmax': MinMaxScaler}
-
-
 class IdentityScaler:
     """No scaling: what ranking models train with (their targets are positives, their
     outputs scores, not ratings); no ``low``/``high``, so nothing is clipped."""
@@ -124,7 +121,7 @@ class IdentityScaler:
         return 'IdentityScaler()'
 
 
-_SCALERS['identity'] = IdentityScaler
+_SCALERS = {'minmax': MinMaxScaler, 'identity': IdentityScaler}
 
 
 def _lacking(scaler):

@@ -140,7 +140,7 @@ _LABELS = {'val_rmse': 'val RMSE', 'val_mae': 'val MAE', 'val_ndcg': 'val NDCG',
            'val_recall': 'val Recall', 'val_hit': 'val HR'}
 
 
-def _label(key):
+def score_label(key):
     name, _, cut = key.partition('@')
     return _LABELS.get(name, name.replace('_', ' ')) + (f'@{cut}' if cut else '')
 
@@ -150,8 +150,8 @@ def log_epoch(record, epochs, chief=True, echo=False, unit='ratings'):
     0), and with ``echo`` also printed, for a session where logging is not set up.
     Rating models show validation RMSE and MAE, ranking models their NDCG@k, Recall@k
     and HR@k; ``unit`` names what the speed counts (ratings, or positives)."""
-    scores = ''.join(f' | {_label(key)} {_fmt(value)}' for key, value in record.items()
-                     if key.startswith('val_'))
+    scores = ''.join(f' | {score_label(key)} {_fmt(value)}'
+                     for key, value in record.items() if key.startswith('val_'))
     line = (f"Epoch {record['epoch']} / {epochs} | train loss {record['train_loss']:.4f}"
             f"{scores} | {record['seconds']:.1f} s | {record['ratings_per_sec']:.0f} {unit}/s")
     (logger.info if chief else logger.debug)(line)

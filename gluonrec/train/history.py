@@ -5,6 +5,7 @@ import json
 import os
 
 from .._io import atomic_path, write_text
+from .callbacks import score_label
 
 __all__ = ['History', 'plot_history', 'check_plot_path', 'higher_is_better']
 
@@ -46,14 +47,19 @@ class History(list):
             write_text(path, buffer.getvalue())
         return buffer.getvalue()
 
+    def monitored(self):
+        """The validation key this history is judged by: what ``fit`` monitored, else
+        the NDCG its records hold (a ranking model's), else 'val_rmse'."""
+        if self.monitor:
+            return self.monitor[0]
+        return next((k for r in self for k in r if k.startswith('val_ndcg@')), 'val_rmse')
+
     def best(self, key=None):
         """The best record by ``key`` (None when no record has it): the lowest for an
         error ('val_rmse', 'val_mae'), the highest for a ranking score ('val_ndcg@10',
         ...). Default: what ``fit`` monitored, else 'val_rmse' or the NDCG the records
         hold."""
-        if key is None:
-            key = self.monitor[0] if self.monitor else next(
-                (k for r in self for k in r if k.startswith('val_ndcg@')), 'val_rmse')
+        key = key or self.monitored()
         scored = [r for r in self if r.get(key) is not None]
         if not scored:
             return None
@@ -96,10 +102,9 @@ def plot_history(history, path, title=None):
               label='train loss (scaled)')
     left.set_xlabel('epoch')
     left.set_ylabel('train loss (mean per rating, scaled units)')
-    key = next((k for r in history for k in r if k.startswith('val_ndcg@')), 'val_rmse')
+    key = (history if isinstance(history, History) else History(history)).monitored()
     if any(r.get(key) is not None for r in history):
-        label = 'validation RMSE' if key == 'val_rmse' else \
-            'validation NDCG@' + key.split('@')[1]
+        label = score_label(key).replace('val ', 'validation ', 1)
         right = left.twinx()
         right.plot(epochs, [r.get(key) for r in history], 's-', color='tab:red',
                    label=label)
