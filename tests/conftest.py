@@ -1,5 +1,8 @@
-"""Shared fixtures: paths to the real data, tiny files in the real formats, seeding."""
+"""Shared fixtures: paths to the real data, tiny files in the real formats, seeding; and
+the quick loop's rule (what starts a process is marked slow)."""
+import inspect
 import os
+import re
 
 import numpy as np
 import pytest
@@ -13,11 +16,62 @@ SHARED_DATA = os.environ.get('GLUONREC_SHARED_DATA',
                              os.path.join(os.path.dirname(REPO), 'shared', 'data'))
 
 
+#: A call that starts another Python process: ``subprocess.*``, ``Popen(``, the script
+#: tests' ``run(`` helper, a multiprocessing pool or joblib's process workers.
+_SPAWNS = re.compile(r'\bsubprocess\.|\bPopen\(|(?<![\w.])run\(|\bPool\(|n_jobs=[2-9-]')
+
+
+def _spawns(function, depth=1):
+    """Whether ``function``, or a helper of its module it calls (``depth`` levels down),
+    starts a process."""
+    try:
+        source = inspect.getsource(function)
+    except (OSError, TypeError):
+        return False
+    if _SPAWNS.search(source):
+        return True
+    module = inspect.getmodule(function)
+    helpers = {getattr(module, name, None) for name in re.findall(r'\b(\w+)\(', source)}
+    return depth > 0 and any(_spawns(helper, depth - 1) for helper in helpers
+                             if inspect.isfunction(helper) and helper is not function and
+                             helper.__module__ == function.__module__)
+
+
+def pytest_collection_modifyitems(config, items):
+    """Mark slow every test that starts a process, itself or through a fixture of this
+    suite (a script run costs MXNet's start-up, 1-3 s, each time), so that the quick loop,
+    ``pytest -m "not slow"``, runs in-process tests only. The full suite runs everything."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    for item in items:
+        functions = [getattr(item, 'function', None)]
+        for definitions in getattr(item, '_fixtureinfo', None).name2fixturedefs.values():
+            functions += [d.func for d in definitions
+                          if getattr(d.func, '__module__', '') and
+                          os.path.dirname(inspect.getfile(d.func)) == here]
+        if any(_spawns(f) for f in functions if f is not None):
+            item.add_marker(pytest.mark.slow)
+
+
+#: The files of ../shared/data the tests read (see its README).
+SHARED_FILES = ('jester/ratings.dat.gz', 'jester/jester_items.dat',
+                'jester/ds2-sample/jester_ratings.dat', 'ml-100k/u.data', 'ml-100k/u.item')
+
+
+def shared_data_missing(folder=SHARED_DATA):
+    """Why the real data cannot be used (the folder or a file absent), or None."""
+    if not os.path.isdir(folder):
+        return f'real data not found at {folder}'
+    absent = [name for name in SHARED_FILES if not os.path.isfile(os.path.join(folder, name))]
+    return f'real data incomplete in {folder}: no {", ".join(absent)}' if absent else None
+
+
 @pytest.fixture
 def shared_data():
-    """Path of ../shared/data; the test is skipped when it is absent."""
-    if not os.path.isdir(SHARED_DATA):
-        pytest.skip(f'real data not found at {SHARED_DATA}')
+    """Path of ../shared/data; the test is skipped, with the reason, when the folder or
+    one of the files the tests read is absent."""
+    reason = shared_data_missing()
+    if reason:
+        pytest.skip(reason)
     return SHARED_DATA
 
 

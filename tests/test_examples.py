@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from conftest import REPO, SHARED_DATA
+from conftest import REPO, SHARED_DATA, shared_data_missing
 
 nbformat = pytest.importorskip('nbformat')
 nbclient = pytest.importorskip('nbclient')
@@ -54,7 +54,7 @@ def _execute(path, data_root, figures, monkeypatch):
 def test_notebook_executes(path, tmp_path, monkeypatch):
     """Every cell runs without error (nbclient raises CellExecutionError otherwise) and the
     plots are drawn. On the real data where it lies, on generated data elsewhere."""
-    data_root = SHARED_DATA if os.path.isdir(SHARED_DATA) else str(tmp_path / 'no-data')
+    data_root = SHARED_DATA if shared_data_missing() is None else str(tmp_path / 'no-data')
     nb = _execute(path, data_root, tmp_path, monkeypatch)
     written = {f.name for f in tmp_path.glob('*.png') if f.stat().st_size > 1000}
     assert written == FIGURES[os.path.basename(path)]
