@@ -8,7 +8,7 @@ import sys
 import tempfile
 
 from .context import resolve_ctx
-from .data.download import data_home
+from .data import data_home
 from .distributed import KVSTORE_NAMES
 from .models import model_names
 from .foldin import new_user_ids, preferred_reg

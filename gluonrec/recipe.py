@@ -224,7 +224,8 @@ def train_model(ratings, val=None, *, model=None, family=None, val_fraction=0.2,
     model : str, optional
         A registered model name (default: the family's best).
     family : {'jester', 'movielens'}, optional
-        Whose presets fill the unset settings (default: from the rating scale).
+        Whose presets fill the unset settings (default: ``family_of(ratings)``, the
+        declared family of the data set, else MovieLens' with a warning).
     val_fraction : float
         Share held out for validation when no ``val`` is given (0: no validation).
     num_factors, epochs, batch_size, optimizer, lr, wd, reg, patience, sparse_grad
@@ -285,9 +286,9 @@ def train_model(ratings, val=None, *, model=None, family=None, val_fraction=0.2,
     -------
     TrainedModel
     """
-    cls = model_class(model or DEFAULT_MODEL[family or family_of(ratings)])
+    family = family or _family(ratings, model)
+    cls = model_class(model or DEFAULT_MODEL[family])
     ranking = cls.task == 'ranking'
-    family = family or family_of(ratings)
     if ranking:
         ratings, val = _as_positives(ratings, val, threshold)
         loss = loss or cls.objective
@@ -390,6 +391,19 @@ def train_model(ratings, val=None, *, model=None, family=None, val_fraction=0.2,
     settings['fold_in_reg'] = selection.get('fold_in_reg', {})
     return TrainedModel(net, scaler_used, ratings, val, train_iter, history, settings,
                         time.time() - tic, rank=rank, selection=History(selection['history']))
+
+
+def _family(ratings, model):
+    """The preset family of ``ratings`` (``family_of``); for ratings no declared data set
+    matches, MovieLens' presets, with a warning when a rating model will use them."""
+    family = family_of(ratings)
+    if family is None:
+        family = 'movielens'
+        if model is None or model_class(model).task != 'ranking':
+            logger.warning('%s: no declared data set on the scale %s; training with the '
+                           'MovieLens presets (family= chooses others)', ratings.name,
+                           tuple(ratings.scale))
+    return family
 
 
 #: The checkpoint folder's subfolder that holds the refit phase's checkpoints and what

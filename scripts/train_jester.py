@@ -4,10 +4,10 @@ import argparse
 import os
 import sys
 
-from gluonrec.cli import HelpFormatter, ScriptError, add_training_args, configure_logging, run_main, \
-    train_and_save
+from gluonrec.cli import (HelpFormatter, ScriptError, add_training_args, configure_logging,
+                          run_main, train_and_save)
 from gluonrec.data import load_dataset, load_jester, load_jester_jokes
-from gluonrec.data.catalog import JESTER_RATING_FILES
+from gluonrec.data.sets import JESTER_RATING_FILES
 
 
 def build_parser():

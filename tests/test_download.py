@@ -10,7 +10,7 @@ import zipfile
 import pytest
 
 from gluonrec.data import data_home, fetch, load_jester
-from gluonrec.data.download import DATASETS
+from gluonrec.data import get_dataset
 
 
 def _zip(members, symlink=None):
@@ -108,7 +108,7 @@ def test_offline_error_says_where_to_put_files(tmp_path):
     with socket.socket() as sock:  # a closed port on loopback: connection refused
         sock.bind(('127.0.0.1', 0))
         port = sock.getsockname()[1]
-    with pytest.raises(OSError, match=r'put jester_ratings.dat, jester_items.dat into'):
+    with pytest.raises(OSError, match=r'put jester_ratings.dat and jester_items.dat into'):
         fetch('jester', data_home=tmp_path, url=f'http://127.0.0.1:{port}/x.zip')
 
 
@@ -120,7 +120,7 @@ def test_unknown_name_and_data_home_order(tmp_path, monkeypatch):
     assert data_home(tmp_path / 'x') == str(tmp_path / 'x')
     monkeypatch.delenv('GLUONREC_DATA')
     assert data_home().endswith('data') or data_home().endswith('.gluonrec')
-    assert DATASETS['ml-100k'][0].startswith('https://files.grouplens.org/')
+    assert get_dataset('ml-100k').url.startswith('https://files.grouplens.org/')
 
 
 def _sha256(data):
@@ -145,8 +145,8 @@ def test_a_pinned_digest_is_checked_before_extracting(server, tmp_path):
 def test_known_archives_carry_the_published_digest(server, tmp_path):
     """ml-100k is checked against GroupLens' MD5: another archive served under its
     name is refused, and nothing is left behind."""
-    from gluonrec.data.download import DIGESTS
-    assert DIGESTS['ml-100k'][0] == 'md5' and len(DIGESTS['ml-100k'][1]) == 32
+    digest = get_dataset('ml-100k').digest
+    assert digest[0] == 'md5' and len(digest[1]) == 32
     ml = _zip({'ml-100k/u.data': '1\t2\t3\t4\n', 'ml-100k/u.item': '2|A (1995)|x\n'})
     _Handler.routes['/ml-100k.zip'] = (ml, len(ml))
     with pytest.raises(ValueError, match='MD5 .* does not match the expected '

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from gluonrec import evaluate, load_dataset, load_model, train_model
-from gluonrec.data import make_synthetic
+from gluonrec.data import DataNotFound, make_synthetic
 from gluonrec.data.catalog import family_of
 from gluonrec.models import get_model, model_class, model_names
 from gluonrec.presets import PRESETS, resolve
@@ -131,12 +131,54 @@ def test_load_dataset_by_name_and_path(tmp_path, jester_files):
 
 
 def test_load_dataset_missing_says_where(tmp_path):
-    with pytest.raises(FileNotFoundError, match=os.path.join(str(tmp_path), 'jester')):
-        load_dataset('jester', root=tmp_path)
-    with pytest.raises(FileNotFoundError, match='ml-100k'):
-        load_dataset('ml-100k', root=tmp_path)
+    """Offline, the error says exactly what to do: the files, the folder, GLUONREC_DATA,
+    and the download argument."""
+    jester = os.path.join(str(tmp_path), 'jester')
+    with pytest.raises(DataNotFound) as caught:
+        load_dataset('jester', root=tmp_path, download=False)
+    message = str(caught.value)
+    for part in ('put jester_ratings.dat and jester_items.dat into ' + jester,
+                 'GLUONREC_DATA to the absolute path', 'download=True',
+                 'eigentaste.berkeley.edu'):
+        assert part in message, (part, message)
+    with pytest.raises(FileNotFoundError, match='u.data and u.item into'):
+        load_dataset('ml-100k', root=tmp_path, download=False)
     with pytest.raises(FileNotFoundError, match='nothing.csv: no such file'):
         load_dataset(str(tmp_path / 'nothing.csv'))
+    assert not os.listdir(tmp_path)  # nothing created on the way
+
+
+def test_a_relative_gluonrec_data_is_resolved_logged_and_never_created(tmp_path, monkeypatch,
+                                                                      caplog):
+    from gluonrec.data import data_home, fetch
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv('GLUONREC_DATA', 'elsewhere/data')
+    with caplog.at_level('INFO', logger='gluonrec.data.sets.base'):
+        assert data_home() == str(tmp_path / 'elsewhere' / 'data')
+    assert 'GLUONREC_DATA=elsewhere/data is relative: data from ' + str(tmp_path) in caplog.text
+    with pytest.raises(DataNotFound, match='names .*elsewhere/data, which does not exist'):
+        fetch('ml-100k', url='http://127.0.0.1:9/ml-100k.zip')
+    assert not os.listdir(tmp_path)
+
+
+def test_family_of_reads_the_declarations():
+    from gluonrec.data import Ratings
+    def named(name, scale):
+        return Ratings.from_raw(np.array([1, 2]), np.array([1, 1]), np.array(scale), scale,
+                                name=name)
+    assert family_of(named('ml-1m', (1.0, 5.0))) == 'movielens'
+    assert family_of(named('ml-100k (ratings >= 4)', (0.0, 1.0))) == 'movielens'
+    assert family_of(named('my jokes', (-10.0, 10.0))) == 'jester'  # by the scale
+    assert family_of(named('books', (1.0, 7.0))) is None  # no guess
+
+
+def test_ratings_of_no_declared_family_train_with_movielens_presets_and_a_warning(caplog):
+    ratings = make_synthetic(40, 10, 300, scale=(1.0, 7.0), seed=0, name='sevens')
+    with caplog.at_level('WARNING', logger='gluonrec.recipe'):
+        result = train_model(ratings, epochs=1, ctx='cpu', val_fraction=0)
+    assert result.settings['model'] == 'biased_mf'
+    assert 'sevens: no declared data set on the scale (1.0, 7.0); training with the ' \
+        'MovieLens presets' in caplog.text
 
 
 def test_real_data_sets_by_name(shared_data):

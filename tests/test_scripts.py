@@ -130,7 +130,8 @@ def test_a_closed_pipe_is_not_an_error_message(tmp_path):
             'def body(argv):\n    for i in range(200000): print("line", i)\n'
             'sys.exit(run_main(body, [], "demo.py"))\n')
     (tmp_path / 'demo.py').write_text(code)
-    proc = subprocess.run(f'"{sys.executable}" demo.py | head -c 10; echo " status ${{PIPESTATUS[0]}}"',
+    proc = subprocess.run(f'"{sys.executable}" demo.py | head -c 10; '
+                          'echo " status ${PIPESTATUS[0]}"',
                           shell=True, executable='/bin/bash', capture_output=True, text=True,
                           timeout=300, cwd=tmp_path)
     assert proc.stdout.startswith('line 0') and proc.stdout.rstrip().endswith('status 1')
@@ -617,3 +618,18 @@ def test_train_implicit_evaluate_recommend_and_fold_in(tmp_path, capsys):
     with pytest.raises(SystemExit) as exc:
         _script('train_implicit.py').build_parser().parse_args(['--model', 'biased_mf'])
     assert exc.value.code == 2 and "invalid choice: 'biased_mf'" in capsys.readouterr().err
+
+
+def test_offline_without_data_the_scripts_say_what_to_do(tmp_path, monkeypatch):
+    """No data and --no-download: exit 2, and the one line names the files and folder,
+    GLUONREC_DATA and --synthetic (train_jester) or --data (train_movielens)."""
+    monkeypatch.setenv('GLUONREC_DATA', str(tmp_path))
+    done = inproc('train_jester.py', '--no-download', '--out', tmp_path / 'm', check=False)
+    assert done.returncode == 2, done.stderr
+    line = done.stderr.strip()
+    for part in ('jester_ratings.dat and jester_items.dat into ' + str(tmp_path / 'jester'),
+                 'GLUONREC_DATA', '--synthetic', '--ratings PATH'):
+        assert part in line, (part, line)
+    done = inproc('train_movielens.py', '--no-download', '--out', tmp_path / 'm', check=False)
+    assert done.returncode == 2 and 'u.data and u.item into' in done.stderr
+    assert '--data PATH' in done.stderr and not (tmp_path / 'm').exists()

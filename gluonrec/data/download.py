@@ -1,4 +1,4 @@
-"""Fetch the official Jester and MovieLens archives into a local cache, safely."""
+"""Fetch a declared data set's official archive into the data folder, safely."""
 import hashlib
 import logging
 import os
@@ -11,53 +11,16 @@ import urllib.parse
 import urllib.request
 import zipfile
 
-__all__ = ['fetch', 'data_home', 'DATASETS', 'DIGESTS']
+from .sets import DataNotFound, get_dataset
+from .sets import data_home as data_home_of
+
+__all__ = ['fetch']
 
 logger = logging.getLogger(__name__)
 
-# name -> (official address, folder under data_home, members that must be present)
-DATASETS = {
-    'jester': ('https://eigentaste.berkeley.edu/dataset/archive/jester_dataset_2.zip',
-               'jester', ('jester_ratings.dat', 'jester_items.dat')),
-    'ml-100k': ('https://files.grouplens.org/datasets/movielens/ml-100k.zip',
-                'ml-100k', ('u.data', 'u.item')),
-    'ml-1m': ('https://files.grouplens.org/datasets/movielens/ml-1m.zip',
-              'ml-1m', ('ratings.dat', 'movies.dat')),
-    'ml-latest-small': ('https://files.grouplens.org/datasets/movielens/ml-latest-small.zip',
-                        'ml-latest-small', ('ratings.csv', 'movies.csv')),
-}
-
-#: The digest each archive is checked against before anything is extracted: the MD5
-#: GroupLens publishes beside its fixed releases (``ml-100k.zip.md5``, ``ml-1m.zip.md5``).
-#: No SHA-256 is published for these, and none could be computed here (no network to
-#: the archives), so MD5 it is, which catches corruption and a swapped file though
-#: not a deliberate collision. Jester publishes no digest and ml-latest-small is
-#: rebuilt by GroupLens now and then: for them ``fetch`` logs the SHA-256 it got and
-#: takes ``sha256=`` to pin it.
-DIGESTS = {
-    'ml-100k': ('md5', '0e33842e24a9c977be4e0107933c0723'),
-    'ml-1m': ('md5', 'c4d9eecfca2ab87c1945afe126590906'),
-}
 _LOOPBACK = ('127.0.0.1', 'localhost', '::1')
 
 _CHUNK = 1 << 16
-
-
-def data_home(data_home=None):
-    """Where data sets are looked for and downloaded to.
-
-    In order: the ``data_home`` argument, the ``GLUONREC_DATA`` environment variable,
-    the ``data/`` folder of a source checkout, ``~/.gluonrec``.
-    """
-    if data_home:
-        return os.path.abspath(os.path.expanduser(os.fspath(data_home)))
-    if os.environ.get('GLUONREC_DATA'):
-        return os.path.abspath(os.path.expanduser(os.environ['GLUONREC_DATA']))
-    checkout = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    if os.path.isfile(os.path.join(checkout, 'setup.cfg')) and \
-            os.path.isdir(os.path.join(checkout, 'data')):
-        return os.path.join(checkout, 'data')
-    return os.path.join(os.path.expanduser('~'), '.gluonrec')
 
 
 def _download(url, target, progress):
@@ -150,7 +113,8 @@ def _safe_extract(archive, folder, wanted):
     try:
         zf = zipfile.ZipFile(archive)
     except zipfile.BadZipFile as exc:
-        raise ValueError(f'{archive}: not a valid zip archive ({exc}); it may be truncated')
+        raise ValueError(f'{archive}: not a valid zip archive ({exc}); it may be '
+                         'truncated') from None
     with zf:
         found, seen = {}, {}
         for info in zf.infolist():
@@ -185,19 +149,23 @@ def _safe_extract(archive, folder, wanted):
 
 
 def fetch(name, data_home=None, url=None, progress=None, sha256=None):
-    """Download and unpack a data set once; return its folder.
+    """Download and unpack a declared data set's archive once; return its folder.
 
     Parameters
     ----------
-    name : {'jester', 'ml-100k', 'ml-1m', 'ml-latest-small'}
+    name : str
+        A declared data set with an archive ('jester', 'ml-100k', 'ml-1m',
+        'ml-latest-small', or one a module of yours declared).
     data_home : str, optional
-        Cache folder (see ``gluonrec.data.data_home``).
+        The data folder (see ``gluonrec.data.data_home``). A ``GLUONREC_DATA`` folder
+        that does not exist is refused rather than created (a relative path run from
+        another folder would download to a new folder there).
     url : str, optional
         Another address for the same archive (a mirror, or a test server).
     progress : bool, optional
         Show a progress bar; default: when stderr is a terminal.
     sha256 : str, optional
-        The archive's expected SHA-256, checked instead of the digest in ``DIGESTS``.
+        The archive's expected SHA-256, checked instead of the declared ``digest``.
         The archive is checked before extraction (also when it was downloaded before);
         a mismatch removes it and raises ``ValueError`` naming the file and both digests.
         Only https addresses are fetched (http only from this machine).
@@ -205,28 +173,36 @@ def fetch(name, data_home=None, url=None, progress=None, sha256=None):
     Returns
     -------
     str
-        The folder holding the data set's files (``data_home/<name>``).
+        The folder holding the data set's files (``data_home/<folder>``).
+
+    Raises
+    ------
+    DataNotFound
+        The download failed; the message says which files to put where instead.
     """
-    if name not in DATASETS:
-        raise ValueError(f'unknown data set {name!r}; choose from {sorted(DATASETS)}')
-    official, sub, wanted = DATASETS[name]
-    home = globals()['data_home'](data_home)
-    folder = os.path.join(home, sub)
+    dataset = get_dataset(name)
+    if dataset.url is None:
+        raise ValueError(f'{name}: the data set declares no archive to download')
+    home = data_home_of(data_home)
+    if data_home is None and os.environ.get('GLUONREC_DATA') and not os.path.isdir(home):
+        raise DataNotFound(f'GLUONREC_DATA={os.environ["GLUONREC_DATA"]} names {home}, which '
+                           'does not exist; nothing was downloaded (create it, or give an '
+                           'absolute path)')
+    folder = dataset.folder_in(home)
+    wanted = dataset.archive_members
     if all(os.path.isfile(os.path.join(folder, member)) for member in wanted):
         return folder
-    address = url or official
+    address = url or dataset.url
     _check_address(address)
-    expected = ('sha256', sha256) if sha256 else DIGESTS.get(name)
+    expected = ('sha256', sha256) if sha256 else dataset.digest
     archive = os.path.join(home, 'downloads', os.path.basename(address.split('?')[0]))
     if not os.path.isfile(archive):
         logger.info('downloading %s to %s', address, archive)
         try:
             _download(address, archive, progress)
         except (urllib.error.URLError, OSError) as exc:
-            raise OSError(
-                f'could not download {name} from {address} ({exc}). If this machine is '
-                f'offline, fetch {official} elsewhere and put {", ".join(wanted)} into '
-                f'{folder}') from None
+            raise DataNotFound(f'could not download {name} from {address} ({exc}); '
+                               f'offline: {dataset.offline_help(folder)}') from None
     _verify(archive, expected, name)
     try:
         _safe_extract(archive, folder, wanted)

@@ -21,7 +21,7 @@ import os
 import numpy as np
 import pandas as pd
 
-from .datasets import load_triples
+from .tables import load_triples
 from .ratings import Ratings
 
 __all__ = ['pair_keys', 'in_sorted', 'positives', 'k_core', 'split_per_user', 'leave_one_out',

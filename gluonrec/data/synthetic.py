@@ -8,7 +8,7 @@ __all__ = ['make_synthetic', 'make_implicit', 'make_jester_scale']
 
 def make_synthetic(num_users=1000, num_items=150, num_ratings=20000, rank=4,
                    scale=(-10.0, 10.0), noise=0.1, seed=0, name='synthetic'):
-    """Sample ratings from ``clip(b_u + b_i + p_u . q_i + noise)`` on a rating scale.
+    r"""Sample ratings from :math:`\mathrm{clip}(b_u + b_i + p_u^\top q_i + \epsilon)`.
 
     Parameters
     ----------

@@ -1,8 +1,12 @@
-"""Loaders for Jester, MovieLens and generic rating triples, returning Ratings."""
+"""Reading delimited rating files exactly: the core every data set module reads its files
+with (``Table``, ``load_table``), and ``load_triples`` for any (user, item, rating) file.
+
+Each line is checked (field count, ids, a finite rating on the scale) by a fast pandas
+parse first and, only where that sees a problem, line by line, so a bad file is refused
+naming its line; ids keep their raw form (``Ratings`` maps them to inner codes)."""
 import codecs
 import csv
 import gzip
-import html
 import io
 import logging
 import math
@@ -15,12 +19,11 @@ import pandas as pd
 
 from .ratings import Ratings
 
-__all__ = ['load_jester', 'load_jester_jokes', 'load_movielens', 'load_triples',
-           'MOVIELENS_RATING_FILES', 'detect_movielens', 'JESTER_SCALE']
+__all__ = ['load_triples', 'Table', 'load_table', 'read_bytes', 'read_head', 'first_line',
+           'decode_text']
 
 logger = logging.getLogger(__name__)
 
-JESTER_SCALE = (-10.0, 10.0)
 FLOAT32_MAX = float(np.finfo(np.float32).max)  # Ratings and the iterators hold float32
 _UNIT_SEP = '\x1f'  # stands in for multi-character separators so pandas' C parser applies
 
@@ -33,7 +36,7 @@ def _check_file(path):
         raise FileNotFoundError(f'{path}: no such file')
 
 
-def _decode(path, data, encoding='utf-8'):
+def decode_text(path, data, encoding='utf-8'):
     """Bytes -> text, exactly: a byte-order mark is dropped (UTF-8, or UTF-16 which is
     then decoded as such); a NUL byte or bytes that are not ``encoding`` are an error
     naming the file and line, never replaced."""
@@ -53,7 +56,7 @@ def _decode(path, data, encoding='utf-8'):
                          f'{encoding} text (a binary file, or another encoding?)') from None
 
 
-def _read_bytes(path):
+def read_bytes(path):
     path = os.fspath(path)
     _check_file(path)
     with open(path, 'rb') as handle:
@@ -68,8 +71,23 @@ def _read_bytes(path):
     return data
 
 
-class _Table:
-    """How a delimited rating file is laid out."""
+class Table:
+    """How a delimited rating file is laid out, for ``load_table``.
+
+    Parameters
+    ----------
+    sep : str
+        Field separator (multi-character ones such as MovieLens' ``::`` work).
+    ncols : int
+        Fields per line.
+    user, item, rating, timestamp : int
+        The fields' positions (``timestamp`` None: no timestamps).
+    header : bool
+        Whether the first line is a header.
+    integer_ids : bool
+        Require plain integer ids (in the int64 range) instead of reading them as text.
+    encoding : str
+    """
 
     def __init__(self, sep, ncols, user=0, item=1, rating=2, timestamp=None, header=False,
                  integer_ids=True, encoding='utf-8'):
@@ -158,11 +176,33 @@ def _columns_ok(columns, table, scale):
     return scale is None or bool(((values >= scale[0]) & (values <= scale[1])).all())
 
 
-def _load_table(path, table, scale, name, on_bad_lines='error', item_names=None,
-                duplicates='error'):
+def load_table(path, table, scale, name, on_bad_lines='error', item_names=None,
+               duplicates='error'):
+    """Read a delimited rating file laid out as ``table`` into ``Ratings``.
+
+    Parameters
+    ----------
+    path : str
+        Plain or gzip-compressed text (a byte-order mark is dropped).
+    table : Table
+    scale : (float, float) or None
+        Ratings outside it are errors; None: the data's range.
+    name : str
+        The ``Ratings.name`` (a declared data set's name lets ``family_of`` find it).
+    on_bad_lines : {'error', 'skip'}
+        Raise on the first bad line (naming file and line), or skip and log the count.
+    item_names : dict, optional
+    duplicates : {'error', 'last', 'mean'}
+        A (user, item) pair on two lines: raise naming both lines, keep the last rating,
+        or average them.
+
+    Returns
+    -------
+    Ratings
+    """
     if on_bad_lines not in ('error', 'skip'):
         raise ValueError(f"on_bad_lines must be 'error' or 'skip', got {on_bad_lines!r}")
-    text = _decode(path, _read_bytes(path), table.encoding)
+    text = decode_text(path, read_bytes(path), table.encoding)
     if sum(1 for line in text.splitlines() if line.strip()) <= int(table.header):
         raise ValueError(f'{path}: holds a header line but no ratings')
     if len(table.sep) > 1:
@@ -289,7 +329,7 @@ def _duplicates(user, item, rating, stamp, policy, where, source):
             merged['timestamp'].to_numpy() if stamp is not None else None)
 
 
-def _head(path, size=65536):
+def read_head(path, size=65536):
     """The first ``size`` bytes of a plain or gzip file, decoded leniently; reads no more."""
     path = os.fspath(path)
     _check_file(path)
@@ -304,182 +344,8 @@ def _head(path, size=65536):
     return head.decode('utf-16' if utf16 else 'utf-8', 'replace').lstrip('\ufeff')
 
 
-def _first_line(path):
-    return _head(path).split('\n', 1)[0].rstrip('\r')
-
-
-def load_jester(path, jokes=None, on_bad_lines='error', duplicates='error'):
-    """Load Jester dataset-2 ratings.
-
-    Parameters
-    ----------
-    path : str
-        ``jester_ratings.dat`` (``user<TAB><TAB>joke<TAB><TAB>rating``) or its CSV form
-        (``userId,jokeId,rating`` with a header line); plain or gzip-compressed.
-    jokes : str, optional
-        ``jester_items.dat``; its texts become ``item_names``.
-    on_bad_lines : {'error', 'skip'}
-        Raise on the first bad line (naming file and line), or skip and log the count.
-    duplicates : {'error', 'last', 'mean'}
-        A (user, joke) pair rated on two lines: raise naming both lines, keep the last
-        rating, or average them.
-
-    Returns
-    -------
-    Ratings
-        Ratings on the scale (-10, 10).
-    """
-    first = _first_line(path)
-    if ',' in first:
-        table = _Table(',', 3, header=not first.split(',')[0].strip().lstrip('-').isdigit())
-    elif '\t\t' in first:
-        table = _Table('\t\t', 3)
-    else:  # tolerate single tabs or spaces, as some mirrors rewrite the file
-        table = _Table('\t' if '\t' in first else ' ', 3)
-    names = load_jester_jokes(jokes) if jokes else None
-    return _load_table(path, table, JESTER_SCALE, 'jester', on_bad_lines, item_names=names,
-                       duplicates=duplicates)
-
-
-_TAG = re.compile(r'<[^>]*>')
-_JOKE_ID = re.compile(r'^\s*(\d+):\s*$')
-
-
-def _clean_text(raw):
-    text = _TAG.sub(' ', raw)
-    text = html.unescape(text)
-    paragraphs = [' '.join(part.split()) for part in re.split(r'\n\s*\n', text)]
-    return '\n\n'.join(p for p in paragraphs if p)
-
-
-def load_jester_jokes(path):
-    """Read Jester joke texts (``jester_items.dat``).
-
-    The file holds a line ``N:`` and then the joke, possibly several paragraphs with
-    HTML tags and entities, which are stripped to plain text.
-
-    Returns
-    -------
-    dict
-        Raw joke id (int) -> text.
-    """
-    text = _decode(path, _read_bytes(path))
-    jokes, current, lines = {}, None, []
-    for number, line in enumerate(text.splitlines(), start=1):
-        match = _JOKE_ID.match(line)
-        if match:
-            if current is not None:
-                jokes[current] = _clean_text('\n'.join(lines))
-            current, lines = int(match.group(1)), []
-            if current in jokes:
-                raise ValueError(f'{path}, line {number}: joke {current} appears twice')
-        elif current is None:
-            if line.strip():
-                raise ValueError(f'{path}, line {number}: expected a joke id line "N:"')
-        else:
-            lines.append(line)
-    if current is not None:
-        jokes[current] = _clean_text('\n'.join(lines))
-    if not jokes:
-        raise ValueError(f'{path}: no jokes found')
-    return jokes
-
-
-# name -> (ratings file, table, scale, items file, item reader)
-def _titles_100k(path):
-    frame = pd.read_csv(path, sep='|', header=None, encoding='latin-1', usecols=[0, 1],
-                        quoting=csv.QUOTE_NONE)
-    return dict(zip(frame[0].tolist(), frame[1].tolist()))
-
-
-def _titles_dat(path):
-    data = _read_bytes(path)
-    try:
-        text = data.decode('utf-8')
-    except UnicodeDecodeError:  # ml-1m's movies.dat is latin-1
-        text = data.decode('latin-1')
-    titles = {}
-    for line in text.splitlines():
-        parts = line.split('::')
-        if len(parts) >= 2 and parts[0].strip().isdigit():
-            titles[int(parts[0])] = parts[1]
-    return titles
-
-
-def _titles_csv(path):
-    frame = pd.read_csv(path, usecols=['movieId', 'title'])
-    return dict(zip(frame['movieId'].tolist(), frame['title'].tolist()))
-
-
-_MOVIELENS = {
-    'ml-100k': ('u.data', _Table('\t', 4, timestamp=3), (1.0, 5.0), 'u.item', _titles_100k),
-    'ml-1m': ('ratings.dat', _Table('::', 4, timestamp=3), (1.0, 5.0), 'movies.dat',
-              _titles_dat),
-    'ml-10m': ('ratings.dat', _Table('::', 4, timestamp=3), (0.5, 5.0), 'movies.dat',
-               _titles_dat),
-    'ml-latest': ('ratings.csv', _Table(',', 4, timestamp=3, header=True), (0.5, 5.0),
-                  'movies.csv', _titles_csv),
-}
-
-
-#: The ratings file of each MovieLens layout, in the order ``detect_movielens`` tries them.
-MOVIELENS_RATING_FILES = tuple(dict.fromkeys(layout[0] for layout in _MOVIELENS.values()))
-
-
-def detect_movielens(folder):
-    """Name the MovieLens layout of ``folder``: 'ml-100k', 'ml-1m', 'ml-10m' or 'ml-latest'."""
-    folder = os.fspath(folder)
-    if os.path.isfile(os.path.join(folder, 'u.data')):
-        return 'ml-100k'
-    if os.path.isfile(os.path.join(folder, 'ratings.dat')):
-        # ml-1m rates in whole stars; ml-10m in half stars.
-        sample = _head(os.path.join(folder, 'ratings.dat'), 200000)
-        half = any('.5' in line.split('::')[2] for line in sample.splitlines()
-                   if line.count('::') == 3)
-        return 'ml-10m' if half else 'ml-1m'
-    if os.path.isfile(os.path.join(folder, 'ratings.csv')):
-        return 'ml-latest'
-    raise ValueError(f'{folder}: not a MovieLens folder (no u.data, ratings.dat or ratings.csv)')
-
-
-def load_movielens(path, on_bad_lines='error', titles=True, duplicates='error'):
-    """Load MovieLens ratings with their titles.
-
-    Parameters
-    ----------
-    path : str
-        A MovieLens folder (100k ``u.data``; 1M/10M ``ratings.dat``; latest/20M/25M
-        ``ratings.csv``; the layout is detected) or one of those rating files.
-    on_bad_lines : {'error', 'skip'}
-    titles : bool
-        Read movie titles into ``item_names`` when the items file is present.
-    duplicates : {'error', 'last', 'mean'}
-        As in ``load_jester``.
-
-    Returns
-    -------
-    Ratings
-    """
-    path = os.fspath(path)
-    if os.path.isdir(path):
-        folder, kind = path, detect_movielens(path)
-    elif os.path.isfile(path):
-        folder = os.path.dirname(path) or '.'
-        base = os.path.basename(path)
-        matches = [k for k, spec in _MOVIELENS.items() if spec[0] == base]
-        if not matches:
-            raise ValueError(f'{path}: not a MovieLens rating file '
-                             '(expected u.data, ratings.dat or ratings.csv)')
-        kind = detect_movielens(folder) if len(matches) > 1 else matches[0]
-    else:
-        raise FileNotFoundError(f'{path}: no such file or folder')
-    ratings_file, table, scale, items_file, reader = _MOVIELENS[kind]
-    names = None
-    items_path = os.path.join(folder, items_file)
-    if titles and os.path.isfile(items_path):
-        names = reader(items_path)
-    return _load_table(os.path.join(folder, ratings_file), table, scale, kind, on_bad_lines,
-                       item_names=names, duplicates=duplicates)
+def first_line(path):
+    return read_head(path).split('\n', 1)[0].rstrip('\r')
 
 
 def load_triples(source, sep=',', columns=('user', 'item', 'rating'), header=None,
@@ -520,14 +386,14 @@ def load_triples(source, sep=',', columns=('user', 'item', 'rating'), header=Non
     index = {key: columns.index(key) for key in ('user', 'item', 'rating', 'timestamp')
              if key in columns}
     if header is None:
-        fields = _first_line(source).split(sep)
+        fields = first_line(source).split(sep)
         try:
             float(fields[index['rating']])
             header = False
         except (ValueError, IndexError):
             header = True
-    table = _Table(sep, len(columns), header=header, integer_ids=integer_ids, **index)
-    return _load_table(source, table, scale, name, on_bad_lines, duplicates=duplicates)
+    table = Table(sep, len(columns), header=header, integer_ids=integer_ids, **index)
+    return load_table(source, table, scale, name, on_bad_lines, duplicates=duplicates)
 
 
 def _from_dataframe(frame, columns, scale, name, duplicates='error'):

@@ -235,7 +235,7 @@ def main(argv=None):
             print(f"{row['system']}: RMSE {row['rmse']:.4f}", flush=True)
         # A blend fixed in advance: the family's default model (as trained by default)
         # and the family's AutoRec preset, equal weights.
-        family = family_of(ratings)
+        family = family_of(ratings) or "movielens"
         side = preset(family, 'autorec')['model_kwargs'].get('user_based', False)
         results.append(run_blend([done[(DEFAULT_MODEL[family], None)],
                                   done[('autorec', side)]], test))
