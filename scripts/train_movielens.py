@@ -4,8 +4,8 @@ import argparse
 import os
 import sys
 
-from gluonrec.cli import HelpFormatter, ScriptError, add_training_args, configure_logging, run_main, \
-    train_and_save
+from gluonrec.cli import (HelpFormatter, ScriptError, add_training_args, configure_logging,
+                          run_main, train_and_save)
 from gluonrec.data import load_dataset
 
 

@@ -15,7 +15,7 @@ import gluonrec as gr
 from conftest import REPO
 from custom_models import NAME, MoodGMF
 from gluonrec._compat import mx
-from gluonrec.data import MinMaxScaler, RatingIter, make_synthetic, random_split
+from gluonrec.data import MinMaxScaler, make_synthetic, random_split
 
 TESTS = os.path.join(REPO, 'tests')
 

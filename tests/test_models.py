@@ -152,7 +152,8 @@ def test_svdpp_equation_and_penalty():
     mu = float(net.global_bias.data().asnumpy()[0])
     p, q = net.user_embedding.weight.data().asnumpy(), net.item_embedding.weight.data().asnumpy()
     y = net.implicit.data().asnumpy()
-    bu, bi = net.user_bias.weight.data().asnumpy()[:, 0], net.item_bias.weight.data().asnumpy()[:, 0]
+    bu = net.user_bias.weight.data().asnumpy()[:, 0]
+    bi = net.item_bias.weight.data().asnumpy()[:, 0]
     want, pen = [], 0.0
     for a, b in zip(u, i):
         rated = ratings.item[ratings.user == a]

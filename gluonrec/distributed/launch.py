@@ -147,7 +147,7 @@ def _supervise(procs, timeout, sink, lock):
     start = time.time()
     workers = [p for p in procs if p[1] == 'worker']
     while True:
-        for name, role, proc in procs:
+        for name, _, proc in procs:
             code = proc.poll()
             if code is not None and code != 0:
                 with lock:

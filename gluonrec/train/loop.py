@@ -3,7 +3,6 @@ import hashlib
 import json
 import logging
 import math
-import os
 import signal
 import sys
 import threading

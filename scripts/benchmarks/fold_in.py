@@ -16,7 +16,8 @@ Reports RMSE and, for the ranked lists (top 10 of the items the user did not rev
 precision@10 and NDCG@10 against the hidden ratings at or above --threshold. Timing:
 single-user fold-in latency (median and 99th percentile over the held-out users, the
 solve alone and the whole ``fold_in`` that returns a model), batched fold-in of all
-held-out users at once (median of 3 runs), and one training epoch (mean). Writes a section of RESULTS.md.
+held-out users at once (median of 3 runs), and one training epoch (mean). Writes a section of
+RESULTS.md.
 """
 import argparse
 import os
@@ -187,7 +188,8 @@ def section(data, results, seconds, refit=False):
     lines = [f'## Fold-in: {LABELS[data]}' + (', models refit after early stopping' if refit
                                                 else ''), '',
              f'Command: `python scripts/benchmarks/fold_in.py --data {data}{flag}` '
-             f'({seconds:.0f} s). ' + machine({'mxnet': mx.__version__, 'numpy': np.__version__}), '',
+             f'({seconds:.0f} s). ' + machine({'mxnet': mx.__version__,
+                                               'numpy': np.__version__}), '',
              f"{results[0]['train_users']} users train the models; "
              f"{results[0]['held_users']} held out whole arrive as new users. RMSE on their "
              'hidden ratings (original scale); P@10 / NDCG@10 of the top 10 among the items '

@@ -39,7 +39,7 @@ def measure(ratings, model, seed):
 
 
 def section(rows, seeds, header):
-    lines = [f'## Refit after early stopping (refit.py)', '', header, '',
+    lines = ['## Refit after early stopping (refit.py)', '', header, '',
              f'Test RMSE on the 20% part, mean and standard deviation over seeds {seeds}; '
              'the difference is per seed (refit minus no refit), negative is better.', '',
              '| data | model | no refit | refit | difference (per seed) | refit epochs | '
