@@ -7,7 +7,7 @@ __all__ = ['Blend']
 
 
 class Blend(RecommenderBase):
-    """Predictions of several ``Recommender``s trained on the same ratings, averaged.
+    """Predictions of several ``Recommender`` objects trained on the same ratings, averaged.
 
     Models whose errors differ make a better average than either (on ml-100k the
     equal-weight average of biased_mf and I-AutoRec beats both; see RESULTS.md). The
