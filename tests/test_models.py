@@ -170,10 +170,11 @@ def test_svdpp_equation_and_penalty():
         loose(user, item)
 
 
+@pytest.mark.parametrize('dense', [True, False], ids=['dense', 'sparse'])
 @pytest.mark.parametrize('user_based', [False, True])
-def test_autorec_equation(user_based):
+def test_autorec_equation(user_based, dense):
     from gluonrec.data import MinMaxScaler
-    net = _net('autorec', user_based=user_based)
+    net = _net('autorec', user_based=user_based, dense=dense)
     ratings = _ratings()
     scaled = MinMaxScaler.from_scale((1, 5), (0.2, 1.0)).transform(ratings.rating)
     user, item = _ids()
@@ -220,6 +221,64 @@ def test_seeded_training_is_reproducible(name):
                         engine=engine, val_fraction=0.2)
     # (EASE has no random start: another seed changes its validation split.)
     assert not np.array_equal(a, other.net.score_matrix(np.arange(r.num_users)))
+
+
+def _whole_rows(user_based, rows):
+    """Every training rating of the given rows (users for U-AutoRec), as a RowIter
+    batch holds them."""
+    ratings = _ratings()
+    keep = np.isin(ratings.user if user_based else ratings.item, rows)
+    return (mx.nd.array(ratings.user[keep], dtype='int32'),
+            mx.nd.array(ratings.item[keep], dtype='int32'))
+
+
+@pytest.mark.parametrize('batch', ['whole rows', 'any ratings', 'over the dense limit'])
+@pytest.mark.parametrize('user_based', [False, True])
+def test_autorec_dense_and_sparse_paths_compute_the_same(user_based, batch, monkeypatch):
+    """The same scores, penalty and gradients (row_sparse on the same rows), so the
+    same updates: for whole-row batches (the penalty reads the gathered rows), for any
+    ratings (it gathers its own), and past DENSE_LIMIT (the sparse path is taken)."""
+    import gluonrec.models.autorec as autorec
+    if batch == 'over the dense limit':
+        monkeypatch.setattr(autorec, 'DENSE_LIMIT', 4)
+    user, item = _whole_rows(user_based, [0, 2, 3]) if batch == 'whole rows' else _ids(15)
+    nets = [_net('autorec', user_based=user_based, dense=dense, sparse_grad=True)
+            for dense in (True, False)]
+    rng = np.random.RandomState(3)
+    for params in zip(*(n.collect_params().values() for n in nets)):
+        value = mx.nd.array(rng.normal(0, 0.3, params[0].shape))
+        for p in params:
+            p.set_data(value)
+    got = []
+    for net in nets:
+        with autograd.record():
+            score = net(user, item)
+            loss = (score ** 2).sum() + net.penalty(mx.nd, user, item).sum()
+        loss.backward()
+        got.append((score.asnumpy(), loss.asscalar(),
+                    {k.split('_', 1)[1]: p.grad() for k, p in net.collect_params().items()}))
+    (dense_score, dense_loss, dense_grad), (score, loss, grad) = got
+    np.testing.assert_allclose(dense_score, score, rtol=1e-5, atol=1e-6)
+    assert dense_loss == pytest.approx(loss, rel=1e-5)
+    for key, g in grad.items():
+        assert dense_grad[key].stype == g.stype, key
+        if g.stype == 'row_sparse':  # the optimizer updates the same rows
+            np.testing.assert_array_equal(np.sort(dense_grad[key].indices.asnumpy()),
+                                          np.sort(g.indices.asnumpy()))
+        np.testing.assert_allclose(dense_grad[key].tostype('default').asnumpy(),
+                                   g.tostype('default').asnumpy(), rtol=1e-4, atol=1e-6)
+
+
+def test_autorec_dense_and_sparse_training_follow_the_same_path():
+    from gluonrec.data import make_synthetic
+    from gluonrec.recipe import train_model
+    r = make_synthetic(60, 20, 700, rank=2, scale=(1, 5), seed=0)
+    runs = [train_model(r, model='autorec', num_factors=8, epochs=3, batch_size=8,
+                        patience=0, ctx='cpu', seed=0, refit=False,
+                        model_kwargs={'dense': dense, 'dropout': 0.5}) for dense in (True, False)]
+    scores = [[e['val_rmse'] for e in run.history] for run in runs]
+    np.testing.assert_allclose(scores[0], scores[1], rtol=1e-5)
+    assert runs[0].net.dense and not runs[1].net.dense
 
 
 def test_autorec_dropout_acts_in_training_only():

@@ -12,7 +12,7 @@ import scipy.sparse as sp
 
 from .._compat import mx
 
-__all__ = ['RowSets', 'ReadsRatings', 'spread_penalty']
+__all__ = ['RowSets', 'ReadsRatings', 'spread_penalty', 'weighted_norms']
 
 
 def spread_penalty(per_row, table, batch, sparse_grad=True):
@@ -28,8 +28,18 @@ def spread_penalty(per_row, table, batch, sparse_grad=True):
     rows = mx.nd.Embedding(mx.nd.array(used, ctx=ctx, dtype=np.int32), table,
                            input_dim=table.shape[0], output_dim=table.shape[1],
                            sparse_grad=sparse_grad)
-    norms = mx.nd.sum(mx.nd.square(rows), axis=1)
-    total = mx.nd.sum(norms * mx.nd.array(per_row[used], ctx=ctx))
+    return weighted_norms(per_row[used], rows, batch)
+
+
+def weighted_norms(weights, rows, batch):
+    """``sum_j weights[j] * |rows[j]|^2`` (numpy weights, NDArray rows) spread evenly
+    over ``batch`` entries. The squared norms and their weighted sum are two products:
+    MKL-DNN's FullyConnected takes a fraction of the time MXNet's broadcast and
+    reduction take on a table this size on a CPU."""
+    ctx = rows.context
+    norms = mx.nd.FullyConnected(mx.nd.square(rows), mx.nd.ones((1, rows.shape[1]), ctx=ctx),
+                                 no_bias=True, num_hidden=1)
+    total = mx.nd.dot(mx.nd.array(np.reshape(weights, (1, -1)), ctx=ctx), norms)
     return mx.nd.broadcast_to(total.reshape((1,)) / batch, (batch,))
 
 
