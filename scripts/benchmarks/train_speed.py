@@ -3,7 +3,8 @@
 
 Rows: the blog's way (one NDArray per rating, batch 64, dense gradients, not hybridized;
 time-capped and extrapolated), Surprise's SVD(n_factors=16) when scikit-surprise is
-installed, gluonrec's default training (what ``train_jester.py`` runs: the Jester preset
+installed, LIBMF itself (the libmf bindings, when installed) at k=16 and k=64 on one and
+two threads, gluonrec's default training (what ``train_jester.py`` runs: the Jester preset
 of biased_mf with engine 'auto'), the fused engine at k=16, and the generic engine's
 preset and fastest settings. Then the fused kernel alone (the same chunks, gathered
 before the clock starts) against the epoch through ``RatingIter``, and against a
@@ -45,6 +46,28 @@ def surprise_rate(data):
     tic = time.perf_counter()
     algo.fit(trainset)
     return len(data) / (time.perf_counter() - tic)
+
+
+def libmf_rate(data, k, threads, iters=5):
+    """LIBMF's ratings per second and iteration (the libmf 0.9.2 bindings: squared loss,
+    its per-coordinate adaptive learning rate, ``k`` factors, ``threads`` threads), from
+    the difference of a 1- and a (1 + ``iters``)-iteration fit, so that its set-up
+    (copying and shuffling the data, building the grid) is left out; None without libmf."""
+    try:
+        import contextlib
+        import io
+        with contextlib.redirect_stdout(io.StringIO()):  # it prints where it was found
+            from libmf import mf
+    except ImportError:
+        return None
+    triples = np.column_stack([data.user, data.item, data.rating]).astype(np.float32)
+    seconds = []
+    for iterations in (1, 1 + iters):
+        engine = mf.MF(fun=0, k=k, nr_threads=threads, nr_iters=iterations, quiet=True)
+        tic = time.perf_counter()
+        engine.fit(triples)
+        seconds.append(time.perf_counter() - tic)
+    return len(data) * iters / (seconds[1] - seconds[0])
 
 
 def kernel_rate(result, repeats=3):
@@ -105,6 +128,7 @@ def main(argv=None):
     _, blog, _ = blog_train(data.user, data.item, scaler.transform(data.rating),
                             data.num_users, data.num_items, seconds=args.cap)
     svd = surprise_rate(data)
+    libmf = {(k, t): libmf_rate(data, k, t) for k in (16, 64) for t in (1, 2)}
     default, result = gluonrec_rate(data)
     s = result.settings
     fused16, fused_result = gluonrec_rate(data, model='biased_mf', num_factors=16,
@@ -127,13 +151,16 @@ def main(argv=None):
             ('Surprise SVD(n_factors=16), one epoch', svd),
             (f'gluonrec default ({s["model"]} k={s["num_factors"]}, {s["optimizer"]}, '
              f'{s["engine"]} engine)', default),
+            *[(f'LIBMF k={k}, {t} thread{"s" if t > 1 else ""} (per iteration)', rate)
+              for (k, t), rate in libmf.items()],
             ('gluonrec biased_mf k=16, adagrad, fused engine', fused16),
             ('gluonrec mf k=16, sgd, fused engine', fused_sgd),
             ('gluonrec mf k=16 generic preset (adagrad, batch 1024, sparse)', generic),
             ('gluonrec mf k=16 generic fastest (sgd, batch 8192, sparse)', fastest)]
     for name, rate in rows:
         if rate is None:
-            print(f'{name:<66}{"(scikit-surprise not installed)":>33}')
+            missing = 'libmf' if name.startswith('LIBMF') else 'scikit-surprise'
+            print(f'{name:<66}{f"({missing} not installed)":>33}')
             continue
         print(f'{name:<66}{rate:>12,.0f}{rate / blog:>8,.0f}x' +
               ('' if svd is None else f'{rate / svd:>11,.1f}x'))
@@ -145,6 +172,10 @@ def main(argv=None):
           f'{100 * kernel / limit:.0f}% of it')
     if svd:
         print(f'targets: default >= 10x Surprise SVD k=16: {default / base:.1f}x')
+    if libmf[16, 2]:
+        print(f'fused k=16 against LIBMF k=16 on two threads: {fused16 / libmf[16, 2]:.2f}x '
+              f'(target 1.5x); the default (k={s["num_factors"]}) against LIBMF at that '
+              f'width on two threads: {default / libmf[64, 2]:.2f}x')
     return 0
 
 
