@@ -306,7 +306,10 @@ def train_model(ratings, val=None, *, model=None, family=None, val_fraction=0.2,
                            default='auto')
     stops_early = val is not None or bool(val_fraction)
     settings = resolve(family, model, engine, early_stopping=stops_early,
-                       model_defaults=cls.training_defaults, num_factors=num_factors,
+                       model_defaults=dict(cls.training_defaults,
+                                           **(cls.fused_training_defaults
+                                              if engine == 'fused' else {})),
+                       num_factors=num_factors,
                        epochs=epochs, batch_size=batch_size, optimizer=optimizer, lr=lr,
                        wd=wd, reg=reg, patience=patience, sparse_grad=sparse_grad)
     settings.update(val_fraction=None if val is not None else val_fraction, seed=seed,

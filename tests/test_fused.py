@@ -130,6 +130,130 @@ def test_operator_refuses_ids_outside_the_tables():
                                  eps=1e-7, threads=1).wait_to_read()
 
 
+def bpr_reference(user, item, negative, weight, tables, hist, *, adagrad, lr, reg,
+                  eps=1e-7, threads=1, round=None):
+    """The updates of ``gluonrec_bpr_update`` in float64 numpy, in place: every part of a
+    positive's gradient from the values before its update, then p_u, q_i, b_i and each
+    negative's q_j, b_j in order. With threads: each thread's users (blocks of 16 ids) in
+    rounds of ``round`` positives, every thread from the round's item tables (thread 0
+    in place, the others on copies whose changes are added after the round)."""
+    P, Q, bi = tables
+    hP, hQ, hbi = hist
+
+    def step(w, h, g):
+        if adagrad:
+            h += g * g
+            w -= lr * g / np.sqrt(h + eps)
+        else:
+            w -= lr * g
+
+    m = negative.shape[1]
+
+    def train(positions, Q, bi, hQ, hbi):
+        loss = 0.0
+        for r in positions:
+            u, i, js, w = user[r], item[r], negative[r], weight[r]
+            p, q = P[u].copy(), Q[i].copy()
+            x_ui = p @ q + bi[i, 0]
+            d = np.array([p @ Q[j] + bi[j, 0] - x_ui for j in js])
+            loss += w * np.mean(np.logaddexp(0, d))
+            coef = w / m / (1 + np.exp(-d))  # d objective / d x_uj
+            coef_i = -coef.sum()
+            gp = coef_i * q + sum(c * Q[j] for c, j in zip(coef, js)) + 2 * reg * p
+            gq = coef_i * p + 2 * reg * q
+            gneg = [(c * p + 2 * reg / m * Q[j], c + 2 * reg / m * bi[j])
+                    for c, j in zip(coef, js)]
+            gbi = coef_i + 2 * reg * bi[i]
+            step(P[u], hP[u], gp)
+            step(Q[i], hQ[i], gq)
+            step(bi[i], hbi[i], gbi)
+            for j, (gqj, gbj) in zip(js, gneg):
+                step(Q[j], hQ[j], gqj)
+                step(bi[j], hbi[j], gbj)
+        return loss
+
+    groups = [np.flatnonzero(user // 16 % threads == t) for t in range(threads)]
+    if threads == 1:
+        return train(groups[0], Q, bi, hQ, hbi)
+    size = round or max(8192, 16 * Q.shape[0])
+    loss = 0.0
+    for start in range(0, max(len(g) for g in groups), size):
+        before = [a.copy() for a in (Q, bi, hQ, hbi)]
+        copies = [[a.copy() for a in before] for _ in range(threads - 1)]
+        loss += train(groups[0][start:start + size], Q, bi, hQ, hbi)
+        for t in range(1, threads):
+            loss += train(groups[t][start:start + size], *copies[t - 1])
+        for shared, was, *mine in zip((Q, bi, hQ, hbi), before, *copies):
+            shared += sum(c - was for c in mine)
+    return loss
+
+
+def _bpr_problem(seed, users=30, items=25, k=4, n=300, m=2):
+    rs = np.random.RandomState(seed)
+    user = rs.randint(0, users, n).astype(np.int32)
+    item = rs.randint(0, items, n).astype(np.int32)
+    negative = rs.randint(0, items, (n, m)).astype(np.int32)
+    weight = rs.uniform(0.5, 2, n).astype(np.float32)
+    tables = [rs.uniform(-0.3, 0.3, (users, k)), rs.uniform(-0.3, 0.3, (items, k)),
+              rs.uniform(-0.1, 0.1, (items, 1))]
+    hist = [rs.uniform(0, 0.5, t.shape) for t in tables]
+    return user, item, negative, weight, tables, hist
+
+
+@needs_build
+@pytest.mark.parametrize('threads, round', [(1, None), (2, None), (2, 37), (3, 20)])
+@pytest.mark.parametrize('k', [1, 4, 16])
+@pytest.mark.parametrize('m', [1, 3])
+@pytest.mark.parametrize('adagrad', [0, 1])
+def test_bpr_operator_equals_numpy_reference(threads, round, k, m, adagrad):
+    user, item, negative, weight, tables, hist = _bpr_problem(k + m, users=70, k=k, m=m)
+    settings = dict(adagrad=adagrad, lr=0.1 if adagrad else 0.05, reg=0.02)
+    start = tables[0].copy()
+    arrays = [mx.nd.array(a, dtype=np.float32) for a in tables + hist]
+    extra = {'round': round} if round else {}
+    out = mx.nd.gluonrec_bpr_update(mx.nd.array(user, dtype=np.int32),
+                                    mx.nd.array(item, dtype=np.int32),
+                                    mx.nd.array(negative, dtype=np.int32),
+                                    mx.nd.array(weight), *arrays, eps=1e-7, threads=threads,
+                                    **extra, **settings)
+    want = bpr_reference(user, item, negative, weight.astype(np.float64), tables, hist,
+                         threads=threads, round=round, **settings)
+    assert out.asscalar() == pytest.approx(want, rel=1e-4)
+    for got, expected in zip(arrays, tables + hist):
+        np.testing.assert_allclose(got.asnumpy(), expected, rtol=2e-4, atol=2e-5)
+    assert np.abs(arrays[0].asnumpy() - start).max() > 1e-3  # it trained
+
+
+@needs_build
+def test_bpr_operator_is_deterministic_with_threads():
+    user, item, negative, weight, tables, hist = _bpr_problem(5, users=200, k=8, n=3000)
+    runs = []
+    for _ in range(3):
+        arrays = [mx.nd.array(a, dtype=np.float32) for a in tables + hist]
+        mx.nd.gluonrec_bpr_update(mx.nd.array(user, dtype=np.int32),
+                                  mx.nd.array(item, dtype=np.int32),
+                                  mx.nd.array(negative, dtype=np.int32), mx.nd.array(weight),
+                                  *arrays, adagrad=1, lr=0.1, reg=0.01, eps=1e-7, threads=2,
+                                  round=100).wait_to_read()
+        runs.append([a.asnumpy() for a in arrays])
+    for other in runs[1:]:
+        for a, b in zip(runs[0], other):
+            np.testing.assert_array_equal(a, b)
+
+
+@needs_build
+def test_bpr_operator_refuses_ids_outside_the_tables():
+    user, item, negative, weight, tables, hist = _bpr_problem(0)
+    negative[7, 1] = 25  # one past the last item
+    arrays = [mx.nd.array(a, dtype=np.float32) for a in tables + hist]
+    with pytest.raises(mx.base.MXNetError, match='positive 7 has a user or item outside'):
+        mx.nd.gluonrec_bpr_update(mx.nd.array(user, dtype=np.int32),
+                                  mx.nd.array(item, dtype=np.int32),
+                                  mx.nd.array(negative, dtype=np.int32), mx.nd.array(weight),
+                                  *arrays, adagrad=1, lr=0.1, reg=0.0, eps=1e-7,
+                                  threads=1).wait_to_read()
+
+
 def _planted(seed=0):
     ratings = make_synthetic(300, 60, 12000, scale=(1, 5), seed=seed, name='planted')
     return random_split(ratings, 0.2, seed=seed)
@@ -420,3 +544,59 @@ def test_an_unwritable_engine_cache_falls_back_to_the_generic_engine(tmp_path):
     assert done.returncode == 0, done.stderr
     assert 'ENGINE generic' in done.stdout
     assert f'the fused one cannot (cannot use the engine cache {cache}' in done.stderr
+
+
+@needs_build
+def test_bpr_mf_trains_on_the_fused_engine_by_default_as_the_numpy_loop_does():
+    """bpr_mf on 'auto': the fused engine with its own defaults (Adagrad, one step per
+    positive); the engine's epoch equals the float64 loop over the iterator's batches."""
+    from gluonrec.data import NegativeSampleIter, make_implicit
+    data = make_implicit(40, 30, per_user=4, groups=3, seed=1)
+    result = train_model(data, model='bpr_mf', num_factors=4, epochs=1, val_fraction=0,
+                         patience=0, ctx='cpu', seed=3)
+    assert (result.settings['engine'], result.settings['optimizer'],
+            result.settings['lr']) == ('fused', 'adagrad', 0.1)
+    net = get_model('bpr_mf', num_users=data.num_users, num_items=data.num_items,
+                    num_factors=4)
+    net.initialize(ctx=mx.cpu())
+    it = NegativeSampleIter.from_ratings(data, batch_size=50, num_negatives=2, seed=0)
+    engine = FusedEngine(net, [mx.cpu()], 'adagrad', {'learning_rate': 0.1}, 0.01, 'bpr',
+                         'device', it, False, threads=2)
+    tables = [net.user_embedding.weight.data().asnumpy().astype(np.float64),
+              net.item_embedding.weight.data().asnumpy().astype(np.float64),
+              net.item_bias.weight.data().asnumpy().astype(np.float64)]
+    hist = [np.zeros_like(t) for t in tables]
+    want = 0.0
+    for batch in list(it):
+        size = batch.data[0].shape[0] - (batch.pad or 0)
+        user, item, negative = (a[:size].asnumpy().astype(np.int64) for a in batch.data)
+        want += bpr_reference(user, item, negative, batch.label[0][:size].asnumpy(),
+                              tables, hist, adagrad=1, lr=0.1, reg=0.01, threads=2)
+        engine.step(batch)
+    trained = [net.user_embedding.weight.data(), net.item_embedding.weight.data(),
+               net.item_bias.weight.data()]
+    for got, expected in zip(trained, tables):
+        np.testing.assert_allclose(got.asnumpy(), expected, rtol=1e-3, atol=1e-5)
+    assert engine.threads == 2 and want > 0
+
+
+@pytest.mark.parametrize('setup, reason', [
+    (dict(loss='bce'), "loss 'bce'; the fused engine implements 'bpr' for BPRMF"),
+    (dict(optimizer='adam'), "optimizer 'adam'"),
+])
+def test_why_not_for_bpr_mf(setup, reason):
+    from gluonrec.models import BPRMF
+    assert reason in why_not(BPRMF, build=False, **dict(dict(loss='bpr'), **setup))
+    assert why_not(BPRMF, [mx.cpu()], 'adagrad', None, 'bpr', build=False) is None
+    from gluonrec.models import GMF
+    assert 'GMF is not one of' in why_not(GMF, loss='bce', build=False)
+
+
+def test_bpr_mf_with_adam_falls_back_to_the_generic_engine_saying_why(caplog):
+    from gluonrec.data import make_implicit
+    data = make_implicit(30, 20, per_user=3, groups=4, seed=0)
+    with caplog.at_level(logging.INFO, logger='gluonrec.train.engine'):
+        result = train_model(data, model='bpr_mf', num_factors=4, epochs=1, val_fraction=0,
+                             patience=0, ctx='cpu', optimizer='adam', lr=0.01)
+    assert result.settings['engine'] == 'generic'
+    assert "the fused one cannot (optimizer 'adam'" in caplog.text

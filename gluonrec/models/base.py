@@ -153,6 +153,8 @@ class RecModel(gluon.HybridBlock):
       itself (``optimizer``, ``lr``, ``epochs``, ...), used by ``train_model``,
       ``RatingRegressor`` and the scripts where neither the caller nor a preset (which
       only built-in models have) gives one; see ``gluonrec.presets.resolve``.
+      ``fused_training_defaults`` holds what differs on the fused engine, for the
+      models it implements.
     - **Fold-in**: every model folds new users in by autograd on its user tables; one
       with a closed form defines ``fold_in_view`` in its own class.
 
@@ -202,6 +204,10 @@ class RecModel(gluon.HybridBlock):
     #: Training settings this model declares for itself (keys of
     #: ``gluonrec.presets.TRAINING_KEYS``); the caller's and a preset's come first.
     training_defaults = {}
+    #: What differs from ``training_defaults`` when the fused engine trains the model
+    #: (one update per example, so other step sizes; only models the engine
+    #: implements, ``gluonrec.train.fused.KINDS``, use it).
+    fused_training_defaults = {}
     #: 'rating': the model predicts ratings (trained on a rating loss, validated by
     #: RMSE); 'ranking': it scores items for a user from implicit feedback (positives
     #: with sampled negatives, or a closed form), validated by NDCG@k, its scores not

@@ -1,10 +1,11 @@
-"""The fused engine: per-rating SGD or Adagrad for mf, biased_mf and nnmf in one C++ op.
+"""The fused engine: per-example SGD or Adagrad in one C++ op, for mf, biased_mf and nnmf
+on ratings and for bpr_mf on (user, positive, negatives) from ``NegativeSampleIter``.
 
-Each chunk of ratings the iterator yields is trained by one call of the operator in
-``fused_mf.cc`` (built and loaded by ``native``), which updates the model's own
-parameter arrays in place, one rating after another (see that file for the exact
-update, the thread schedule and why it is deterministic). The objective is the generic
-engine's: squared error plus ``reg`` times the squared norm of the rows a rating uses.
+Each chunk the iterator yields is trained by one call of an operator in ``fused_mf.cc``
+(built and loaded by ``native``), which updates the model's own parameter arrays in
+place, one example after another (see that file for the exact update, the thread
+schedule and why it is deterministic). The objective is the generic engine's: squared
+error (BPR's loss for bpr_mf) plus ``reg`` times the squared norm of the rows used.
 What differs is the step: one update per rating, not one per batch, so the same
 ``learning_rate`` means a much larger step here; the presets hold settings per engine.
 
@@ -17,7 +18,8 @@ import numpy as np
 
 from .._compat import mx
 from ..distributed import is_distributed
-from ..models import BiasedMF, MatrixFactorization, NonNegativeMF, model_class, model_names
+from ..models import (BPRMF, BiasedMF, MatrixFactorization, NonNegativeMF, model_class,
+                      model_names)
 from . import native
 
 __all__ = ['FusedEngine', 'EngineUnavailable', 'why_not', 'default_threads', 'KINDS',
@@ -26,8 +28,10 @@ __all__ = ['FusedEngine', 'EngineUnavailable', 'why_not', 'default_threads', 'KI
 #: Model classes the kernel implements (exact classes: a subclass may change the forward).
 #: This and ``OPTIMIZERS`` are the one statement of what the engine takes: help texts
 #: and messages read them (``describe``).
-KINDS = (MatrixFactorization, BiasedMF, NonNegativeMF)
+KINDS = (MatrixFactorization, BiasedMF, NonNegativeMF, BPRMF)
 OPTIMIZERS = ('sgd', 'adagrad')
+#: The loss each kind trains on.
+LOSS = {BPRMF: 'bpr'}
 
 
 def describe():
@@ -75,8 +79,9 @@ def why_not(model_cls, ctxs=None, optimizer=None, optimizer_params=None, loss='l
         return 'the tables are row_sparse (parameter-server training)'
     if kvstore is not None and is_distributed(kvstore):
         return 'a parameter-server kvstore'
-    if loss != 'l2':
-        return f"loss {loss!r}; the fused engine implements 'l2'"
+    want = LOSS.get(model_cls, 'l2')
+    if loss != want:
+        return f"loss {loss!r}; the fused engine implements {want!r} for {model_cls.__name__}"
     if optimizer is not None and optimizer not in OPTIMIZERS:
         return f'optimizer {optimizer!r}; the fused engine implements {OPTIMIZERS}'
     for key, value in (optimizer_params or {}).items():
@@ -105,15 +110,17 @@ class FusedEngine:
         if reason:
             raise EngineUnavailable(reason)
         self.net, self.ctx = net, ctxs[0]
+        self.ranking = type(net) is BPRMF
         self.threads = int(threads or default_threads())
         if not 1 <= self.threads <= 16:
             raise ValueError(f'the fused engine runs 1 to 16 threads, got {self.threads}')
         self.optimizer = optimizer
         self.biased = type(net) is BiasedMF or (type(net) is NonNegativeMF and net.use_bias)
-        self.attrs = dict(biased=int(self.biased), nonneg=int(type(net) is NonNegativeMF),
-                          adagrad=int(optimizer == 'adagrad'),
+        self.attrs = dict(adagrad=int(optimizer == 'adagrad'),
                           lr=float(optimizer_params['learning_rate']), reg=float(reg),
                           eps=float(optimizer_params.get('eps', _EPS)), threads=self.threads)
+        if not self.ranking:
+            self.attrs.update(biased=int(self.biased), nonneg=int(type(net) is NonNegativeMF))
         self.params = self._tables()
         # Adagrad accumulators, one per trained table (placeholders for SGD).
         self.history = {name: mx.nd.zeros(array.shape if self.attrs['adagrad'] else (1,),
@@ -125,7 +132,9 @@ class FusedEngine:
         net, ctx = self.net, self.ctx
         tables = {'P': net.user_embedding.weight.data(ctx),
                   'Q': net.item_embedding.weight.data(ctx)}
-        if self.biased:
+        if self.ranking:
+            tables['bi'] = net.item_bias.weight.data(ctx)
+        elif self.biased:
             tables.update(bu=net.user_bias.weight.data(ctx), bi=net.item_bias.weight.data(ctx),
                           mu=net.global_bias.data(ctx))
         else:  # the kernel ignores the bias inputs; placeholders keep one signature
@@ -136,6 +145,8 @@ class FusedEngine:
     def step(self, batch):
         """Train on the batch's ratings (without the iterator's padding), in place."""
         size = batch.data[0].shape[0] - (batch.pad or 0)
+        if self.ranking:
+            return self._ranking_step(batch, size)
         user, item, label = (array[:size].as_in_context(self.ctx) for array in
                              (batch.data[0], batch.data[1], batch.label[0]))
         if user.dtype != np.int32:
@@ -147,6 +158,23 @@ class FusedEngine:
         total = mx.nd.gluonrec_mf_update(
             user, item, label.astype(np.float32, copy=False), p['P'], p['Q'], p['bu'],
             p['bi'], p['mu'], h['P'], h['Q'], h['bu'], h['bi'], h['mu'], **self.attrs)
+        return total, size
+
+    def _ranking_step(self, batch, size):
+        if len(batch.data) != 3:
+            raise ValueError('bpr_mf on the fused engine trains on batches of (user, item, '
+                             'negative) with a weight (NegativeSampleIter)')
+        user, item, negative, weight = (array[:size].as_in_context(self.ctx) for array in
+                                        (*batch.data, batch.label[0]))
+        user, item, negative = (a if a.dtype == np.int32 else a.astype(np.int32)
+                                for a in (user, item, negative))
+        if self._check_ids:
+            _check_range(user, item, self.net)
+            _check_range(user, negative.reshape((-1,)), self.net)
+        p, h = self.params, self.history
+        total = mx.nd.gluonrec_bpr_update(
+            user, item, negative, weight.astype(np.float32, copy=False), p['P'], p['Q'],
+            p['bi'], h['P'], h['Q'], h['bi'], **self.attrs)
         return total, size
 
     def optimizer_state(self):

@@ -29,6 +29,8 @@ __all__ = ['BuildError', 'OP_NAME', 'SOURCE', 'FLAGS', 'cache_dir', 'library_pat
 logger = logging.getLogger(__name__)
 
 OP_NAME = 'gluonrec_mf_update'
+#: Every operator the library registers (the rating kernel and bpr_mf's).
+OP_NAMES = (OP_NAME, 'gluonrec_bpr_update')
 SOURCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'fused_mf.cc')
 FLAGS = ('-std=c++17', '-O3', '-march=native', '-fopenmp', '-fno-math-errno', '-shared',
          '-fPIC')
@@ -197,5 +199,6 @@ def load(folder=None):
         mx.library.load(path, verbose=False)
     except Exception as exc:  # MXNetError with MXNet's accumulated messages
         raise BuildError(f'cannot load {path}: {error_line(exc)}') from None
-    if not hasattr(mx.nd, OP_NAME):
-        raise BuildError(f'{path} loaded but did not register {OP_NAME}')
+    missing = [name for name in OP_NAMES if not hasattr(mx.nd, name)]
+    if missing:
+        raise BuildError(f'{path} loaded but did not register {", ".join(missing)}')
