@@ -157,6 +157,24 @@ def test_negatives_are_never_training_positives(seed, sampling, negatives):
         it.reset()
 
 
+@pytest.mark.parametrize('sampling', ['uniform', 'popularity'])
+def test_the_member_table_and_the_sorted_search_reject_the_same_negatives(sampling,
+                                                                        monkeypatch):
+    """Below MEMBER_TABLE_LIMIT pairs the rejection reads a byte table, above it a binary
+    search: the same negatives either way."""
+    import gluonrec.data.sampling as sampling_module
+    data = make_implicit(num_users=50, num_items=40, per_user=9, groups=4, seed=2)
+    table = NegativeSampleIter.from_ratings(data, batch_size=64, num_negatives=3,
+                                            sampling=sampling, seed=5)
+    monkeypatch.setattr(sampling_module, 'MEMBER_TABLE_LIMIT', 0)
+    search = NegativeSampleIter.from_ratings(data, batch_size=64, num_negatives=3,
+                                             sampling=sampling, seed=5)
+    assert table._member is not None and search._member is None
+    for epoch in (0, 3):
+        np.testing.assert_array_equal(table.negatives(data.user, epoch),
+                                      search.negatives(data.user, epoch))
+
+
 def test_every_positive_once_per_epoch_in_a_seeded_order(planted):
     data = planted[1]
     it = NegativeSampleIter.from_ratings(data, batch_size=100, last_batch_handle='discard',
@@ -434,7 +452,10 @@ def test_each_ranking_model_learns_the_planted_preferences(name, planted, ranked
     assert model > 1.8 * popular, (model, popular)
     record = result.history[-1]
     assert 'val_ndcg@10' in record and 'val_rmse' not in record
-    assert result.settings['engine'] == ('solver' if result.net.closed_form else 'generic')
+    from gluonrec.train.fused import why_not
+    fused = why_not(type(result.net), None, None, None, result.settings['loss']) is None
+    assert result.settings['engine'] == ('solver' if result.net.closed_form else
+                                         'fused' if fused else 'generic')
     summary = result.summary()
     assert summary['val_ndcg@10'] == pytest.approx(result.history.best()['val_ndcg@10'])
     assert summary['baseline_ndcg@10'] < summary['val_ndcg@10']
