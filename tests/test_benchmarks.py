@@ -142,3 +142,30 @@ def test_topn_benchmark_checks_every_method_agrees(tmp_path):
     assert [line.split('|')[1].strip() for line in text.splitlines()
             if line.startswith('| ') and not line.startswith(('| method', '| ---'))] == \
         ['before', 'numpy loop', 'now']
+
+
+@pytest.mark.slow
+def test_autorec_benchmark_finds_both_paths_equal(shared_data):
+    proc = subprocess.run(
+        [sys.executable, os.path.join(REPO, 'scripts', 'benchmarks', 'autorec.py'), '--root',
+         shared_data, '--data', 'ml-100k', '--epochs', '1', '--no-write'],
+        capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+    rows = [line.split('|') for line in proc.stdout.splitlines()
+            if line.startswith('| ml-100k |')]
+    assert [r[2].strip() for r in rows] == ['I-AutoRec', 'U-AutoRec']
+    assert all(r[-2].strip() == 'yes' and r[6] == r[7] for r in rows)  # same val RMSE
+
+
+@pytest.mark.slow
+def test_bpr_speed_benchmark_prints_every_row(shared_data):
+    proc = subprocess.run(
+        [sys.executable, os.path.join(REPO, 'scripts', 'benchmarks', 'bpr_speed.py'), '--root',
+         shared_data, '--positives', '20000', '--epochs', '2', '--iterations', '2',
+         '--no-write'], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+    rows = [line.split('|') for line in proc.stdout.splitlines()
+            if line.startswith(('| ml-100k', '| synthetic'))]
+    assert [r[3].strip() for r in rows] == ['1', '2', '1', '2']  # threads, per data set
+    for r in rows:  # the fused epoch is faster than the generic one
+        assert float(r[4].split()[0]) < float(r[6].split()[0])
