@@ -38,6 +38,15 @@ def _blocks(user, item, threads):
     return rounds
 
 
+def _step(w, h, g, adagrad, lr, eps):
+    """One SGD or Adagrad (MXNet's dense form) update of ``w`` in place."""
+    if adagrad:
+        h += g * g
+        w -= lr * g / np.sqrt(h + eps)
+    else:
+        w -= lr * g
+
+
 def reference(user, item, label, tables, hist, *, biased, nonneg, adagrad, lr, reg,
               eps=1e-7, threads=1):
     """The updates of ``fused_mf.cc`` in float64 numpy; tables/hist are changed in place.
@@ -46,11 +55,7 @@ def reference(user, item, label, tables, hist, *, biased, nonneg, adagrad, lr, r
     hP, hQ, hbu, hbi, hmu = hist
 
     def step(w, h, g):
-        if adagrad:
-            h += g * g
-            w -= lr * g / np.sqrt(h + eps)
-        else:
-            w -= lr * g
+        _step(w, h, g, adagrad, lr, eps)
 
     loss = 0.0
     for blocks in _blocks(user, item, threads):
@@ -141,11 +146,7 @@ def bpr_reference(user, item, negative, weight, tables, hist, *, adagrad, lr, re
     hP, hQ, hbi = hist
 
     def step(w, h, g):
-        if adagrad:
-            h += g * g
-            w -= lr * g / np.sqrt(h + eps)
-        else:
-            w -= lr * g
+        _step(w, h, g, adagrad, lr, eps)
 
     m = negative.shape[1]
 
