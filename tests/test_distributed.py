@@ -189,3 +189,28 @@ def test_a_stop_signal_to_the_launcher_stops_the_whole_job(signame):
     assert f'{signame} received; stopping the job' in out
     assert 'Traceback' not in out + err
     assert not _leftovers_after(token)
+
+
+def test_a_stop_signal_while_a_process_starts_still_stops_that_process(monkeypatch):
+    """SIGTERM arriving inside ``Popen`` (the child forked, not yet recorded) used to lose
+    that child, which then outlived the job (the launcher test above caught it now and
+    then on a loaded machine). Here the signal is sent from inside the third start."""
+    import io
+    import signal
+    from gluonrec.distributed import launch
+    real, started = subprocess.Popen, []
+
+    def popen(*args, **kwargs):
+        proc = real(*args, **kwargs)
+        started.append(proc)
+        if len(started) == 3:
+            os.kill(os.getpid(), signal.SIGTERM)
+        return proc
+
+    monkeypatch.setattr(launch.subprocess, 'Popen', popen)
+    out = io.StringIO()
+    code = launch.launch_local([sys.executable, '-c', 'import time; time.sleep(60)'], 2,
+                               timeout=60, sink=out)
+    assert code == 128 + signal.SIGTERM and 'SIGTERM received' in out.getvalue()
+    assert len(started) == 3  # nothing was started after the signal
+    assert all(proc.poll() is not None for proc in started), [p.pid for p in started]

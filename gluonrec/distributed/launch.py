@@ -73,9 +73,10 @@ def launch_local(command, num_workers, num_servers=1, timeout=None, env=None,
     roles = [('scheduler', 0)] + [('server', i) for i in range(num_servers)] + \
         [('worker', i) for i in range(num_workers)]
     procs, pumps, lock = [], [], threading.Lock()
+    starting = _Deferral()
     try:
-        with _signals_stop_the_job():
-            return _run(command, roles, base, procs, pumps, timeout, sink, lock)
+        with _signal_handlers(starting.handle):
+            return _run(command, roles, base, procs, pumps, timeout, sink, lock, starting)
     except _Stopped as stop:
         with lock:
             sink.write(f'[launch] {signal.Signals(stop.signum).name} received; stopping the '
@@ -114,28 +115,48 @@ def _signal_handlers(handler):
             signal.signal(sig, old)
 
 
-def _raise_stopped(signum, frame):
-    raise _Stopped(signum)
+class _Deferral:
+    """The stop signals' handler: SIGTERM (``kill``, ``timeout``, schedulers), SIGINT
+    (Ctrl-C) and SIGHUP end the job as a worker failure does (``_Stopped``, then every
+    process group is stopped). Inside ``with deferral:`` (starting a process and
+    recording it) a signal is held and raised on leaving: raised inside ``Popen`` it
+    would lose a process already forked, which then outlived the job."""
 
+    def __init__(self):
+        self.active, self.pending = False, None
 
-def _signals_stop_the_job():
-    """SIGTERM (``kill``, ``timeout``, schedulers), SIGINT (Ctrl-C) and SIGHUP end the
-    job as a worker failure does: every process group is stopped."""
-    return _signal_handlers(_raise_stopped)
+    def handle(self, signum, frame):
+        if self.active:
+            self.pending = self.pending or signum
+            return
+        raise _Stopped(signum)
+
+    def __enter__(self):
+        self.active = True
+        return self
+
+    def __exit__(self, *exc):
+        self.active = False
+        if self.pending is not None and exc[0] is None:
+            raise _Stopped(self.pending)
+        return False
 
 
 def _signals_ignored():
     return _signal_handlers(signal.SIG_IGN)
 
 
-def _run(command, roles, base, procs, pumps, timeout, sink, lock):
+def _run(command, roles, base, procs, pumps, timeout, sink, lock, starting):
     """Start the scheduler, servers and workers (each in a session of its own, recorded
-    in ``procs`` as it starts), then supervise them."""
+    in ``procs`` as it starts, with the stop signals held meanwhile: ``starting``), then
+    supervise them."""
     for role, index in roles:
         cmd = command if role == 'worker' else _SERVER_CMD
-        proc = subprocess.Popen(cmd, env=dict(base, DMLC_ROLE=role), stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, text=True, start_new_session=True)
-        procs.append((f'{role} {index}', role, proc))
+        with starting:
+            proc = subprocess.Popen(cmd, env=dict(base, DMLC_ROLE=role),
+                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                    text=True, start_new_session=True)
+            procs.append((f'{role} {index}', role, proc))
         pump = threading.Thread(target=_pump, args=(proc.stdout, f'{role} {index}', sink,
                                                     lock), daemon=True)
         pump.start()
