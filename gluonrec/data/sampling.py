@@ -29,8 +29,9 @@ class NegativeSampleIter(RatingIter):
     ``(seed, e)``, so a resumed run sees the same batches). Each positive gets
     ``num_negatives`` items drawn for it that are never one of that user's training
     positives: candidates are drawn for the whole epoch at once and checked against the
-    sorted (user, item) keys of the positives, and only the rejected ones are drawn
-    again, round after round (no Python loop per example).
+    positives' (user, item) pairs (a table of a byte per pair up to
+    ``MEMBER_TABLE_LIMIT`` pairs, else a binary search in the sorted pairs), and only
+    the rejected ones are drawn again, round after round (no Python loop per example).
 
     A batch is ``DataBatch(data=[user (B,), item (B,), negative (B, num_negatives)],
     label=[weight (B,)])``, named 'user', 'item', 'negative' and 'weight' in
