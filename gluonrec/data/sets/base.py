@@ -2,7 +2,7 @@
 the folder they are kept in (``data_home``)."""
 import logging
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable, Optional, Tuple
 
 from ...presets import PRESETS
@@ -60,7 +60,7 @@ class DataSet:
     scale: Optional[Tuple[float, float]] = None
     rating_files: Tuple[str, ...] = ()
     url: Optional[str] = None
-    members: Tuple[str, ...] = field(default=())
+    members: Tuple[str, ...] = ()
     digest: Optional[Tuple[str, str]] = None
     folder: Optional[str] = None
     claims: Optional[Callable] = None
