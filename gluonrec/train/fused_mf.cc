@@ -54,27 +54,68 @@ struct Settings {
   int threads;
 };
 
-bool ReadSettings(const Attrs& attrs, Settings* s) {
-  const char* names[] = {"biased", "nonneg", "adagrad", "lr", "reg", "eps", "threads"};
+// The attributes of operator ``op``: the optimizer's and the thread count, and with
+// ``rating`` the rating kernel's model flags (biased, nonneg).
+bool ReadSettings(const Attrs& attrs, const char* op, bool rating, Settings* s) {
+  std::vector<const char*> names{"adagrad", "lr", "reg", "eps", "threads"};
+  if (rating) names.insert(names.end(), {"biased", "nonneg"});
   for (const char* name : names) {
     if (attrs.count(name) == 0) {
-      MX_ERROR_MSG << "gluonrec_mf_update: attribute '" << name << "' is missing";
+      MX_ERROR_MSG << op << ": attribute '" << name << "' is missing";
       return false;
     }
   }
-  s->biased = std::stoi(attrs.at("biased")) != 0;
-  s->nonneg = std::stoi(attrs.at("nonneg")) != 0;
+  s->biased = rating && std::stoi(attrs.at("biased")) != 0;
+  s->nonneg = rating && std::stoi(attrs.at("nonneg")) != 0;
   s->adagrad = std::stoi(attrs.at("adagrad")) != 0;
   s->lr = std::stof(attrs.at("lr"));
   s->reg = std::stof(attrs.at("reg"));
   s->eps = std::stof(attrs.at("eps"));
   s->threads = std::stoi(attrs.at("threads"));
   if (s->threads < 1 || s->threads > 16) {
-    MX_ERROR_MSG << "gluonrec_mf_update: threads must be in 1..16";
+    MX_ERROR_MSG << op << ": threads must be in 1..16";
     return false;
   }
   return true;
 }
+
+// Inputs 0..last_int must be int32, the others up to num float32; one float32 output.
+MXReturnValue CheckTypes(const char* op, int num, int last_int, std::vector<int>* in,
+                         std::vector<int>* out) {
+  for (int j = 0; j < num; ++j) {
+    const int want = j <= last_int ? kInt32 : kFloat32;
+    if ((*in)[j] != want) {
+      MX_ERROR_MSG << op << ": input " << j << " must be "
+                   << (want == kInt32 ? "int32" : "float32");
+      return MX_FAIL;
+    }
+  }
+  (*out)[0] = kFloat32;
+  return MX_SUCCESS;
+}
+
+// Positions 0..n-1 grouped by ``group(position)`` (0..groups-1), each group in position
+// order (a counting sort): group g is order[start[g]:start[g + 1]].
+template <typename Group>
+void GroupInOrder(int64_t n, int groups, Group group, std::vector<int64_t>* start,
+                  std::vector<int32_t>* order) {
+  start->assign(groups + 1, 0);
+  order->resize(n);
+  for (int64_t j = 0; j < n; ++j) ++(*start)[group(j) + 1];
+  for (int g = 0; g < groups; ++g) (*start)[g + 1] += (*start)[g];
+  std::vector<int64_t> fill(start->begin(), start->end() - 1);
+  for (int64_t j = 0; j < n; ++j) (*order)[fill[group(j)]++] = static_cast<int32_t>(j);
+}
+
+// Flushes denormals to zero (FTZ and DAZ) on this thread while in scope: rows shrunk by
+// the L2 penalty reach denormal values, on which x86 arithmetic is ~100x slower.
+struct FlushDenormals {
+#if defined(__SSE__)
+  const unsigned int saved = _mm_getcsr();
+  FlushDenormals() { _mm_setcsr(saved | 0x8040); }
+  ~FlushDenormals() { _mm_setcsr(saved); }
+#endif
+};
 
 // One parameter row (or scalar) with its Adagrad accumulator.
 inline void Step(float* w, float* h, const float* g, int n, const Settings& s) {
@@ -99,12 +140,7 @@ struct Tables {
 double TrainBlock(const int32_t* user, const int32_t* item, const float* label,
                   const int32_t* order, int64_t begin, int64_t end, const Tables& t,
                   float* mu, float* hmu, const Settings& s) {
-#if defined(__SSE__)
-  // Flush denormals to zero (FTZ and DAZ) on this thread: rows shrunk by the L2 penalty
-  // reach denormal values, on which x86 arithmetic is ~100x slower.
-  const unsigned int csr = _mm_getcsr();
-  _mm_setcsr(csr | 0x8040);
-#endif
+  const FlushDenormals flush;
   const int64_t k = t.k;
   std::vector<float> gp(k), gq(k);
   double loss = 0.0;
@@ -151,9 +187,6 @@ double TrainBlock(const int32_t* user, const int32_t* item, const float* label,
       Step(mu, hmu, &gmu, 1, s);
     }
   }
-#if defined(__SSE__)
-  _mm_setcsr(csr);
-#endif
   return loss;
 }
 
@@ -164,16 +197,7 @@ MXReturnValue ParseAttrs(const Attrs& attrs, int* num_in, int* num_out) {
 }
 
 MXReturnValue InferType(const Attrs& attrs, std::vector<int>* in, std::vector<int>* out) {
-  for (int j = 0; j < kNumInputs; ++j) {
-    const int want = j <= kItem ? kInt32 : kFloat32;
-    if ((*in)[j] != want) {
-      MX_ERROR_MSG << "gluonrec_mf_update: input " << j << " must be "
-                   << (want == kInt32 ? "int32" : "float32");
-      return MX_FAIL;
-    }
-  }
-  (*out)[0] = kFloat32;
-  return MX_SUCCESS;
+  return CheckTypes("gluonrec_mf_update", kNumInputs, kItem, in, out);
 }
 
 MXReturnValue InferShape(const Attrs& attrs, std::vector<std::vector<unsigned int>>* in,
@@ -199,7 +223,7 @@ MXReturnValue MutateInputs(const Attrs& attrs, std::vector<int>* indices) {
 MXReturnValue Forward(const Attrs& attrs, std::vector<MXTensor>* inputs,
                       std::vector<MXTensor>* outputs, const OpResource& res) {
   Settings s;
-  if (!ReadSettings(attrs, &s)) return MX_FAIL;
+  if (!ReadSettings(attrs, "gluonrec_mf_update", true, &s)) return MX_FAIL;
   auto& in = *inputs;
   const int64_t n = in[kUser].size();
   const int64_t num_users = in[kP].shape[0], num_items = in[kQ].shape[0];
@@ -244,16 +268,9 @@ MXReturnValue Forward(const Attrs& attrs, std::vector<MXTensor>* inputs,
   }
   // Counting sort of the ratings into the T x T blocks, keeping the chunk's order
   // (one thread trains the chunk in its own order).
-  std::vector<int64_t> start(T * T + 1, 0);
-  std::vector<int32_t> order(T > 1 ? n : 0);
-  if (T == 1) {
-    start[1] = n;
-  } else {
-    for (int64_t j = 0; j < n; ++j) ++start[blocks[j] + 1];
-    for (int b = 0; b < T * T; ++b) start[b + 1] += start[b];
-    std::vector<int64_t> fill(start.begin(), start.end() - 1);
-    for (int64_t j = 0; j < n; ++j) order[fill[blocks[j]]++] = static_cast<int32_t>(j);
-  }
+  std::vector<int64_t> start{0, n};
+  std::vector<int32_t> order;
+  if (T > 1) GroupInOrder(n, T * T, [&](int64_t j) { return blocks[j]; }, &start, &order);
   const int32_t* positions = T > 1 ? order.data() : nullptr;
 
   float* mu = in[kMu].data<float>();
@@ -322,16 +339,7 @@ MXReturnValue BprParseAttrs(const Attrs& attrs, int* num_in, int* num_out) {
 }
 
 MXReturnValue BprInferType(const Attrs& attrs, std::vector<int>* in, std::vector<int>* out) {
-  for (int j = 0; j < kBprInputs; ++j) {
-    const int want = j <= kBNeg ? kInt32 : kFloat32;
-    if ((*in)[j] != want) {
-      MX_ERROR_MSG << "gluonrec_bpr_update: input " << j << " must be "
-                   << (want == kInt32 ? "int32" : "float32");
-      return MX_FAIL;
-    }
-  }
-  (*out)[0] = kFloat32;
-  return MX_SUCCESS;
+  return CheckTypes("gluonrec_bpr_update", kBprInputs, kBNeg, in, out);
 }
 
 MXReturnValue BprInferShape(const Attrs& attrs, std::vector<std::vector<unsigned int>>* in,
@@ -374,10 +382,7 @@ struct ItemTables {
 // Train the positives order[begin:end) in that order; returns their loss.
 double TrainBpr(const BprData& d, const int32_t* order, int64_t begin, int64_t end,
                 float* P, float* hP, const ItemTables& it, const Settings& s) {
-#if defined(__SSE__)
-  const unsigned int csr = _mm_getcsr();  // flush denormals, as TrainBlock does
-  _mm_setcsr(csr | 0x8040);
-#endif
+  const FlushDenormals flush;
   const int64_t m = d.m, k = d.k;
   float *Q = it.Q, *bi = it.bi, *hQ = it.hQ, *hbi = it.hbi;
   std::vector<float> gp(k), gq(k), gneg(m * k), coef(m), gbneg(m);
@@ -440,9 +445,6 @@ double TrainBpr(const BprData& d, const int32_t* order, int64_t begin, int64_t e
       Step(bi + jj, hbi + jj, gbneg.data() + j, 1, s);
     }
   }
-#if defined(__SSE__)
-  _mm_setcsr(csr);
-#endif
   return total;
 }
 
@@ -453,23 +455,8 @@ int64_t BprRound(int64_t num_items) { return std::max<int64_t>(8192, 16 * num_it
 
 MXReturnValue BprForward(const Attrs& attrs, std::vector<MXTensor>* inputs,
                          std::vector<MXTensor>* outputs, const OpResource& res) {
-  Settings s{};
-  const char* names[] = {"adagrad", "lr", "reg", "eps", "threads"};
-  for (const char* name : names) {
-    if (attrs.count(name) == 0) {
-      MX_ERROR_MSG << "gluonrec_bpr_update: attribute '" << name << "' is missing";
-      return MX_FAIL;
-    }
-  }
-  s.adagrad = std::stoi(attrs.at("adagrad")) != 0;
-  s.lr = std::stof(attrs.at("lr"));
-  s.reg = std::stof(attrs.at("reg"));
-  s.eps = std::stof(attrs.at("eps"));
-  s.threads = std::stoi(attrs.at("threads"));
-  if (s.threads < 1 || s.threads > 16) {
-    MX_ERROR_MSG << "gluonrec_bpr_update: threads must be in 1..16";
-    return MX_FAIL;
-  }
+  Settings s;
+  if (!ReadSettings(attrs, "gluonrec_bpr_update", false, &s)) return MX_FAIL;
   auto& in = *inputs;
   const int64_t n = in[kBUser].size(), m = in[kBNeg].shape[1];
   const int64_t num_users = in[kBP].shape[0], num_items = in[kBQ].shape[0];
@@ -507,14 +494,9 @@ MXReturnValue BprForward(const Attrs& attrs, std::vector<MXTensor>* inputs,
                           in[kBHQ].data<float>(), in[kBHBi].data<float>()};
   const int T = s.threads;
   // The chunk's positions grouped by user block, each group in the chunk's order.
-  std::vector<int64_t> start(T + 1, 0);
-  std::vector<int32_t> order(n);
-  for (int64_t r = 0; r < n; ++r) ++start[(d.user[r] >> 4) % T + 1];
-  for (int t = 0; t < T; ++t) start[t + 1] += start[t];
-  {
-    std::vector<int64_t> fill(start.begin(), start.end() - 1);
-    for (int64_t r = 0; r < n; ++r) order[fill[(d.user[r] >> 4) % T]++] = static_cast<int32_t>(r);
-  }
+  std::vector<int64_t> start;
+  std::vector<int32_t> order;
+  GroupInOrder(n, T, [&](int64_t r) { return (d.user[r] >> 4) % T; }, &start, &order);
   if (T == 1) {
     (*outputs)[0].data<float>()[0] =
         static_cast<float>(TrainBpr(d, order.data(), 0, n, P, hP, shared, s));
