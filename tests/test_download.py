@@ -17,7 +17,9 @@ def _zip(members, symlink=None):
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, 'w') as zf:
         for name, text in members.items():
-            zf.writestr(name, text)
+            # A fixed date: writestr(name) stamps the current time, so two archives built
+            # a second apart differed and a digest taken of one missed the other.
+            zf.writestr(zipfile.ZipInfo(name, date_time=(2020, 1, 1, 0, 0, 0)), text)
         if symlink:
             info = zipfile.ZipInfo(symlink)
             info.external_attr = (stat.S_IFLNK | 0o777) << 16
