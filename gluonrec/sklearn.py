@@ -98,8 +98,14 @@ class RatingRegressor(RegressorMixin, BaseEstimator):
         Training settings, as in ``train_model``.
     engine : {'auto', 'fused', 'generic'}, optional
     validation_fraction : float
-        Share of the training pairs held out for early stopping (0: none, train on all;
-        ``patience`` then has no effect).
+        Share of the training pairs held out for early stopping (default 0.2, as
+        ``train_model``'s; 0: none, train on all for ``epochs``, ``patience`` then has
+        no effect).
+    refit : bool
+        With a validation share: after early stopping chose the number of epochs on
+        it, train afresh on all the pairs for that many epochs (``train_model``'s
+        ``refit``; the default, as there). False keeps the selection run's model,
+        trained on the other pairs only.
     scale : (low, high), optional
         The rating scale (default: the smallest and largest training rating).
     unknown : {'baseline', 'error'}
@@ -131,8 +137,8 @@ class RatingRegressor(RegressorMixin, BaseEstimator):
 
     def __init__(self, model='biased_mf', family=None, num_factors=None, epochs=None,
                  batch_size=None, optimizer=None, lr=None, wd=None, reg=None, patience=None,
-                 engine=None, validation_fraction=0.0, scale=None, unknown='baseline',
-                 model_kwargs=None, random_state=0, ctx='cpu'):
+                 engine=None, validation_fraction=0.2, refit=True, scale=None,
+                 unknown='baseline', model_kwargs=None, random_state=0, ctx='cpu'):
         self.model = model
         self.family = family
         self.num_factors = num_factors
@@ -145,6 +151,7 @@ class RatingRegressor(RegressorMixin, BaseEstimator):
         self.patience = patience
         self.engine = engine
         self.validation_fraction = validation_fraction
+        self.refit = refit
         self.scale = scale
         self.unknown = unknown
         self.model_kwargs = model_kwargs
@@ -210,7 +217,7 @@ class RatingRegressor(RegressorMixin, BaseEstimator):
             epochs=self.epochs, batch_size=self.batch_size, optimizer=self.optimizer,
             lr=self.lr, wd=self.wd, reg=self.reg, patience=self.patience,
             model_kwargs=self.model_kwargs, seed=int(self.random_state), ctx=self.ctx,
-            engine=self.engine)
+            engine=self.engine, refit=None if self.refit else False)
         self._set_fitted(self.trained_.recommender())
         return self
 

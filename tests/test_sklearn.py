@@ -52,6 +52,22 @@ def test_fit_fills_presets_without_touching_params(frame):
     assert not hasattr(unfitted, 'recommender_')
 
 
+def test_fit_refits_on_every_pair_by_default(frame):
+    """The recipe of train_model: epochs chosen on a 20% share, then a fresh run on all
+    the pairs; refit=False keeps the selection run, trained on the other 80%."""
+    X, y = _xy(frame)
+    settings = dict(FAST, epochs=12, patience=2)
+    refit = RatingRegressor('biased_mf', **settings).fit(X, y)
+    kept = RatingRegressor('biased_mf', refit=False, **settings).fit(X, y)
+    chosen = kept.trained_.history.params_epoch
+    assert refit.settings_['refit'] and refit.settings_['refit_epochs'] == chosen
+    assert len(refit.trained_.train) == len(y) and len(refit.history_) == chosen
+    assert not kept.settings_['refit'] and len(kept.trained_.train) == round(0.8 * len(y))
+    assert not np.allclose(refit.predict(X), kept.predict(X))
+    whole = RatingRegressor('biased_mf', validation_fraction=0.0, **settings).fit(X, y)
+    assert not whole.settings_['refit'] and len(whole.history_) == 12  # no stopping
+
+
 def test_same_random_state_same_predictions(frame):
     X, y = _xy(frame)
     a = RatingRegressor('biased_mf', random_state=3, **FAST).fit(X, y).predict(X)
