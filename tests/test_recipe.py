@@ -260,6 +260,27 @@ def test_refit_trains_on_every_rating_for_the_chosen_epochs(refit_data):
     assert summary['baseline_rmse'] == pytest.approx(kept.summary()['baseline_rmse'])
 
 
+@pytest.mark.parametrize('engine', ['generic', 'fused'])
+def test_the_refit_is_a_fresh_run_on_everything_for_the_chosen_epochs(refit_data, engine):
+    """What compare.py relies on to score the recipe's model after each epoch: the refit
+    equals ``train_model(ratings, val, epochs=E, patience=0)``, whatever ``val`` is."""
+    if engine == 'fused':
+        from gluonrec.train import native
+        try:
+            native.load()
+        except native.BuildError as exc:
+            pytest.skip(f'no fused engine: {exc}')
+    settings = dict(_REFIT, engine=engine,
+                    optimizer='adagrad' if engine == 'fused' else _REFIT['optimizer'])
+    refit = train_model(refit_data, **settings)
+    chosen = refit.settings['refit_epochs']
+    watched = train_model(refit_data, refit_data.subset(np.arange(100)),
+                          **dict(settings, epochs=chosen, patience=0))
+    assert len(watched.history) == chosen and watched.history[-1]['val_rmse'] is not None
+    for key, value in _weights(refit.net).items():
+        np.testing.assert_array_equal(value, _weights(watched.net)[key])
+
+
 def test_refit_is_off_with_a_val_of_ones_own_and_without_early_stopping(refit_data):
     train, val = refit_data.subset(np.arange(1800)), refit_data.subset(np.arange(1800, 2200))
     assert not train_model(train, val, **_REFIT).settings['refit']
