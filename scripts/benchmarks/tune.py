@@ -4,7 +4,11 @@
 Protocol, per data set: the seeded (seed 0) 80/20 split of compare.py; a
 ``GridSearchCV`` (or ``RandomizedSearchCV`` with --n-iter) of ``RatingRegressor`` on the
 80% with ``UserKFold`` (every user's ratings spread over the folds), scored by RMSE;
-the 20% is never looked at while searching. The setting kept is the robust one: the
+the 20% is never looked at while searching. Each fit is ``train_model``'s recipe, as
+``RatingRegressor`` runs it by default: the number of epochs chosen by early stopping
+on 20% of the fold's training pairs, then a refit on all of them (the preset's
+``epochs``, doubled, only caps the selection run), so a setting is judged as the
+default recipe would train it. The setting kept is the robust one: the
 lowest worst-case ratio to each data set's best cross-validated RMSE (so a setting that
 is best on one data set and poor on another loses to one that is close everywhere).
 Then, on each data set's 80/20 split, the kept setting and the current preset are
