@@ -10,7 +10,8 @@ on 20% of the fold's training pairs, then a refit on all of them (the preset's
 ``epochs``, doubled, only caps the selection run), so a setting is judged as the
 default recipe would train it. The setting kept is the robust one: the
 lowest worst-case ratio to each data set's best cross-validated RMSE (so a setting that
-is best on one data set and poor on another loses to one that is close everywhere).
+is best on one data set and poor on another loses to one that is close everywhere);
+ratios within --tie of that one count as a tie, won by the fewest factors.
 Then, on each data set's 80/20 split, the kept setting and the current preset are
 trained on the 80% and scored on the 20%, in the same run.
 
@@ -134,6 +135,9 @@ def main(argv=None):
                                                       'reg=0.03,0.05,0.08',
                                                       'lr=0.02,0.05'])
     parser.add_argument('--cv', type=int, default=3)
+    parser.add_argument('--tie', type=float, default=0.0005,
+                        help='worst ratios within this of the lowest are a tie, kept for '
+                             'the fewest factors (default: %(default)s)')
     parser.add_argument('--n-iter', type=int, help='RandomizedSearchCV with this many draws')
     parser.add_argument('--results', default=os.path.join(HERE, 'RESULTS.md'))
     parser.add_argument('--no-write', action='store_true')
@@ -144,10 +148,15 @@ def main(argv=None):
     keys = list(parts[0]['cv'])
     worst = {k: max(p['cv'][k] / min(p['cv'].values()) for p in parts) for k in keys}
     robust = min(keys, key=lambda k: (worst[k], np.mean([p['cv'][k] for p in parts])))
+    # Within --tie of it, the smallest model (fewest factors) is kept: differences that
+    # small are below what the folds resolve, and the smaller model trains faster.
+    tied = [k for k in keys if worst[k] <= worst[robust] + args.tie]
+    robust = min(tied, key=lambda k: (json.loads(k).get('num_factors', 0), worst[k]))
     lines = [f'## Search: {args.model} on {", ".join(p["name"] for p in parts)} (tune.py)', '',
              f'Command: `python scripts/benchmarks/tune.py --family {args.family} --model '
              f'{args.model} --engine {args.engine} --grid {" ".join(args.grid)} --cv {args.cv}'
-             + (f' --n-iter {args.n_iter}' if args.n_iter else '') + '`. '
+             + (f' --n-iter {args.n_iter}' if args.n_iter else '')
+             + (f' --tie {args.tie:g}' if args.tie != 0.0005 else '') + '`. '
              + machine({'mxnet': mx.__version__, 'numpy': np.__version__}), '',
              'Cross-validated RMSE (`UserKFold`, on the 80% of the seeded split), the '
              'worst ratio to each data set\'s best, and the search time:', '',
