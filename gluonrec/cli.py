@@ -299,12 +299,20 @@ def train_and_save(ratings, args, extra=None, test=None, val=None):
     if summary['refit']:
         print(f'The saved model was then refit on all {len(result.train)} '
               f'{"positives" if result.net.task == "ranking" else "ratings"}, the '
-              f'validation part included, for those {summary["epoch"]} epochs (--no-refit '
+              f'validation part included, for {_refit_length(summary)} (--no-refit '
               'keeps the selection run\'s): its own score on held-out data is unknown')
     if result.history.interrupted:  # saved, and still exit 130 as an interrupted command
         print(f'Training was interrupted; --resume continues from {checkpoint_dir(args.out)}')
         raise KeyboardInterrupt
     return summary
+
+
+def _refit_length(summary):
+    """'N epochs' of the refit, and how N came from the selection run's choice."""
+    epochs, chosen = summary.get('refit_epochs', summary['epoch']), summary['epoch']
+    if epochs == chosen:
+        return f'those {chosen} epochs'
+    return f"{epochs} epochs (the {chosen} chosen, times the data's growth)"
 
 
 def _print_ranking(summary):

@@ -242,8 +242,9 @@ def test_refit_trains_on_every_rating_for_the_chosen_epochs(refit_data):
     kept = train_model(refit_data, refit=False, **_REFIT)
     refit = train_model(refit_data, **_REFIT)  # on by default with a split of its own
     chosen = kept.history.params_epoch
-    assert refit.settings['refit'] and refit.settings['refit_epochs'] == chosen
-    assert len(refit.history) == chosen and chosen < 12  # early stopping chose it
+    grown = round(chosen * len(refit_data) / len(kept.train))  # 1.25x: val_fraction 0.2
+    assert refit.settings['refit'] and refit.settings['chosen_epoch'] == chosen < 12
+    assert refit.settings['refit_epochs'] == len(refit.history) == grown > chosen
     assert len(refit.train) == len(refit_data) == len(kept.train) + len(kept.val)
     users, items, _ = refit.train_iter.arrays()
     assert len(users) == len(refit_data)  # the iterator gave every rating, val included
@@ -255,7 +256,7 @@ def test_refit_trains_on_every_rating_for_the_chosen_epochs(refit_data):
     differ = [not np.allclose(a, _weights(kept.net)[k]) for k, a in _weights(refit.net).items()]
     assert all(differ)
     summary = refit.summary()
-    assert summary['refit'] and summary['epoch'] == chosen
+    assert summary['refit'] and summary['epoch'] == chosen and summary['refit_epochs'] == grown
     assert summary['val_rmse'] == kept.history.best()['val_rmse']  # the selection run's
     assert summary['baseline_rmse'] == pytest.approx(kept.summary()['baseline_rmse'])
 
@@ -279,6 +280,16 @@ def test_the_refit_is_a_fresh_run_on_everything_for_the_chosen_epochs(refit_data
     assert len(watched.history) == chosen and watched.history[-1]['val_rmse'] is not None
     for key, value in _weights(refit.net).items():
         np.testing.assert_array_equal(value, _weights(watched.net)[key])
+
+
+def test_scale_refit_false_refits_for_the_chosen_number_itself(refit_data):
+    same = train_model(refit_data, scale_refit=False, **_REFIT)
+    chosen = same.settings['chosen_epoch']
+    assert same.settings['refit_epochs'] == len(same.history) == chosen
+    scaled = train_model(refit_data, **_REFIT)
+    assert scaled.settings['chosen_epoch'] == chosen
+    differ = [not np.allclose(a, _weights(scaled.net)[k]) for k, a in _weights(same.net).items()]
+    assert all(differ)  # the scaled refit ran longer
 
 
 def test_refit_is_off_with_a_val_of_ones_own_and_without_early_stopping(refit_data):

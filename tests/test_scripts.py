@@ -52,8 +52,10 @@ def test_train_jester_summary_and_model(trained_jester):
     assert 'Validation on the -10..10 scale' in proc.stdout
     assert 'Constant-mean baseline: RMSE' in proc.stdout
     assert 'Validation on the -10..10 scale (selection run, epoch' in proc.stdout
-    assert 'The saved model was then refit on all 6000 ratings, the validation part ' \
-        'included, for those' in proc.stdout
+    refit = re.search(r'The saved model was then refit on all 6000 ratings, the validation '
+                      r"part included, for (\d+) epochs \(the (\d+) chosen, times the data's "
+                      r'growth\)', proc.stdout)
+    assert refit and int(refit[1]) == round(int(refit[2]) * 6000 / 4800)
     assert sorted(os.listdir(work / 'model')) == ['config.json', 'history.json', 'ids.json',
                                                   'items.json', 'model.params', 'scaler.json',
                                                   'test.npz', 'train.npz']

@@ -60,8 +60,9 @@ def test_fit_refits_on_every_pair_by_default(frame):
     refit = RatingRegressor('biased_mf', **settings).fit(X, y)
     kept = RatingRegressor('biased_mf', refit=False, **settings).fit(X, y)
     chosen = kept.trained_.history.params_epoch
-    assert refit.settings_['refit'] and refit.settings_['refit_epochs'] == chosen
-    assert len(refit.trained_.train) == len(y) and len(refit.history_) == chosen
+    assert refit.settings_['refit'] and refit.settings_['chosen_epoch'] == chosen
+    assert refit.settings_['refit_epochs'] == len(refit.history_) == round(1.25 * chosen)
+    assert len(refit.trained_.train) == len(y)
     assert not kept.settings_['refit'] and len(kept.trained_.train) == round(0.8 * len(y))
     assert not np.allclose(refit.predict(X), kept.predict(X))
     whole = RatingRegressor('biased_mf', validation_fraction=0.0, **settings).fit(X, y)

@@ -33,6 +33,7 @@ import mxnet as mx  # noqa: E402
 from gluonrec.data import MinMaxScaler  # noqa: E402
 from gluonrec.data.catalog import family_of  # noqa: E402
 from gluonrec.presets import DEFAULT_MODEL, preset  # noqa: E402
+from gluonrec.recipe import refit_epochs  # noqa: E402
 from _blog import blog_train  # noqa: E402
 from _report import machine, report  # noqa: E402
 from _results import update_results  # noqa: E402
@@ -97,7 +98,8 @@ def run_gluonrec(model, train, test, epochs=None, label=None, recipe=True, **ove
         selected = gr.train_model(train, model=model, epochs=epochs, refit=False, ctx='cpu',
                                   seed=0, **override)
         chosen_in = selected.seconds
-        epochs = selected.history.params_epoch
+        chosen = selected.history.params_epoch
+        epochs = refit_epochs(chosen, len(train), len(selected.train), True)
     result = gr.train_model(train, test, model=model, epochs=epochs, patience=0, ctx='cpu',
                             seed=0, **override)
     p, history = result.settings, result.history
@@ -118,7 +120,8 @@ def run_gluonrec(model, train, test, epochs=None, label=None, recipe=True, **ove
             'curve': [(float(t), r['val_rmse']) for t, r in zip(trained, history)],
             'chosen': None if selected is None else
             {'name': model if model.endswith('AutoRec') else f'{model} ({p["engine"]})',
-             'epochs': epochs, 'val_rmse': selected.history.best()['val_rmse'],
+             'chosen': chosen, 'epochs': epochs,
+             'val_rmse': selected.history.best()['val_rmse'],
              'seconds': chosen_in},
             'recommender': result.recommender()}
 
@@ -277,13 +280,12 @@ def main(argv=None):
     header = f'{len(train):,} train / {len(test):,} test ratings; ' \
         f'{"quick run; " if args.quick else ""}machine: {machine(versions)}'
     section = report(results, label, header, notes, png)
-    chosen = [f"{r['chosen']['name']}: {r['chosen']['epochs']} (val RMSE "
-              f"{r['chosen']['val_rmse']:.4f}, {r['chosen']['seconds']:.1f} s)"
-              for r in results if r.get('chosen')]
+    chosen = [f"{c['name']}: {c['chosen']} -> {c['epochs']} (val RMSE {c['val_rmse']:.4f}, "
+              f"{c['seconds']:.1f} s)" for c in (r.get('chosen') for r in results) if c]
     if chosen:
         said = ("Epochs chosen by each gluonrec model's selection run (early stopping on 20% "
-                'of the training part; its validation RMSE and seconds), each then refit on '
-                'all of it: ' + '; '.join(chosen) + '.')
+                'of the training part; its validation RMSE and seconds) -> epochs of the '
+                "refit on all of it (times the data's growth): " + '; '.join(chosen) + '.')
         section = section.replace('\n\n![', f'\n\n{said}\n\n![', 1) \
             if '\n\n![' in section else f'{section}\n\n{said}'
     print('\n' + section)
