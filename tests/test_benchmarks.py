@@ -32,7 +32,11 @@ def test_compare_quick_writes_table_section_and_plot(tmp_path):
                    'blend of gluonrec biased_mf (k='):
         assert system in text, system
     blend = next(line for line in text.splitlines() if line.startswith('| blend of'))
-    assert '+ autorec (U-AutoRec): equal weights' in blend  # the Jester AutoRec preset
+    assert '+ autorec (I-AutoRec): equal weights' in blend  # the Jester AutoRec preset
+    # every gluonrec row is the recipe's model: what its selection run chose is said
+    said = next(line for line in text.splitlines() if line.startswith('Epochs chosen by'))
+    assert said.count(' -> ') == sum(line.startswith('| gluonrec ')
+                                     for line in text.splitlines())
     rows = [line for line in text.splitlines() if line.startswith('| gluonrec biased_mf')]
     rmse = float(rows[0].split('|')[2])
     constant = float(next(line for line in text.splitlines()
@@ -169,3 +173,19 @@ def test_bpr_speed_benchmark_prints_every_row(shared_data):
     assert [r[3].strip() for r in rows] == ['1', '2', '1', '2']  # threads, per data set
     for r in rows:  # the fused epoch is faster than the generic one
         assert float(r[4].split()[0]) < float(r[6].split()[0])
+
+
+@pytest.mark.slow
+def test_refit_benchmark_compares_the_three_recipes(tmp_path):
+    root = _ml100k_folder(tmp_path)
+    results = tmp_path / 'RESULTS.md'
+    _bench('refit.py', '--data', 'ml-100k', '--root', root, '--models', 'biased_mf',
+           '--seeds', 0, 1, '--results', results)
+    row = next(line for line in results.read_text().splitlines()
+               if line.startswith('| ml-100k | biased_mf |')).split('|')
+    plain, same, scaled = (float(row[i].split('±')[0]) for i in (3, 4, 5))
+    per_seed = row[6].split('(')[1].rstrip(') ').split(', ')
+    assert len(per_seed) == 2 and float(row[6].split('(')[0]) == pytest.approx(
+        scaled - plain, abs=2e-4)
+    chosen, grown = zip(*(pair.split(' -> ') for pair in row[8].strip().split(', ')))
+    assert [int(g) for g in grown] == [round(int(c) * 1.25) for c in chosen]
