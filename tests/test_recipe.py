@@ -204,9 +204,13 @@ def test_preset_epochs_are_doubled_only_where_early_stopping_can_end_the_run():
     assert without.settings['epochs'] == tuned and len(without.history) == tuned
 
 
-def test_autorec_trains_on_whole_rows_with_the_presets_model_arguments(small_ratings):
+def test_autorec_trains_on_whole_rows_with_the_presets_model_arguments(small_ratings,
+                                                                       monkeypatch):
     from gluonrec.data import RowIter
     from gluonrec.recipe import _train_iter
+    # a preset with constructor arguments (today's AutoRec presets have none)
+    monkeypatch.setitem(PRESETS['jester']['autorec'], 'model_kwargs',
+                        {'dropout': 0.3, 'user_based': True})
     result = train_model(small_ratings, model='autorec', num_factors=4, epochs=1,
                          batch_size=7, patience=0, ctx='cpu', val_fraction=0.2,
                          model_kwargs={'user_based': False})
@@ -214,9 +218,8 @@ def test_autorec_trains_on_whole_rows_with_the_presets_model_arguments(small_rat
     assert isinstance(it, RowIter) and it.rows == 'item' and it.batch_size == 7
     assert len(it) == -(-it.num_rows // 7)  # batch_size counts rows
     # the preset's constructor arguments, under the caller's
-    preset_args = PRESETS['jester']['autorec']['model_kwargs']
-    assert net.dropout == preset_args['dropout'] and not net.user_based
-    assert result.settings['model_kwargs'] == dict(preset_args, user_based=False)
+    assert net.dropout == 0.3 and not net.user_based
+    assert result.settings['model_kwargs'] == {'dropout': 0.3, 'user_based': False}
     assert resolve('jester', 'mf')['model_kwargs'] == {}
     u_net = get_model('autorec', **dict(net.config, user_based=True))
     assert _train_iter(u_net, result.train, result.scaler, 5, 0, 1, 0).rows == 'user'
