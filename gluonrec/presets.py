@@ -70,7 +70,7 @@ PRESETS = {
         'svdpp': dict(_COMMON, optimizer='adagrad', lr=0.1, reg=0.03, batch_size=2048,
                       epochs=4, patience=3),
         'autorec': dict(_COMMON, num_factors=500, optimizer='adam', lr=0.01, wd=5e-5,
-                        reg=0.0, batch_size=65536, epochs=340, patience=20),
+                        reg=0.0, batch_size=65536, epochs=340, patience=50),
     },
     'movielens': {
         'biased_mf': dict(_COMMON, num_factors=128, optimizer='adagrad', lr=0.1, reg=0.05,
@@ -84,7 +84,7 @@ PRESETS = {
         'svdpp': dict(_COMMON, optimizer='adagrad', lr=0.1, reg=0.08, batch_size=4096,
                       epochs=4, patience=3),
         'autorec': dict(_COMMON, num_factors=500, optimizer='adam', lr=0.01, wd=1e-4,
-                        reg=0.0, batch_size=65536, epochs=220, patience=20),
+                        reg=0.0, batch_size=65536, epochs=220, patience=50),
     },
 }
 
