@@ -35,10 +35,14 @@ PyTorch baseline runs in its own environment:
 
 Protocol: one seeded (seed 0) 80/20 random split per data set; every system trains on the
 same 80% and is scored on the same 20%; RMSE and MAE on the original rating scale with
-predictions clipped to it. gluonrec uses its presets (tuned on a validation slice of the
-80%, never on the 20%) for a fixed number of epochs. "s to RMSE x": training seconds
-until the test RMSE first reached the best RMSE of Surprise SVD with its defaults
-(per-epoch curves; Surprise SVD's own curve comes from separate fits with 1, 2, 5, 10
-and 20 epochs). All timings are from one run of the script on the machine named, a
-shared 2-core machine, so compare ratios within a section, not across sections.
+predictions clipped to it. Each gluonrec model is what `train_model` returns by
+default: its preset (chosen on the 80% by cross-validation or a validation slice,
+never on the 20%: `gluonrec/presets.py`), the number of epochs chosen by early
+stopping on 20% of the 80%, then a refit on all of the 80% for that number times
+the data's growth (1.25). "s to RMSE x": training seconds until the test RMSE
+first reached the best RMSE of Surprise SVD with its defaults (per-epoch curves;
+gluonrec's: the selection run's seconds, then the refit's epochs; Surprise SVD's own
+curve comes from separate fits with 1, 2, 5, 10 and 20 epochs). All timings are from
+one run of the script on the machine named, a shared 2-core machine, so compare ratios
+within a section, not across sections.
 """
