@@ -95,12 +95,10 @@ PRESETS = {
 }
 
 #: What differs for the fused engine (one update per rating, so other step sizes),
-#: tuned the same way: ``tune.py --engine fused --batch-size 65536 --lr 0.03 0.05 0.1
-#: --reg 0.02 0.03 0.04 --num-factors 32 64`` on Jester (lr 0.02-0.1, reg 0.03-0.08,
-#: k 64/128 on ml-100k), with the default thread count of a 2-core machine (1 thread: the
-#: schedule, and so the result, depends on it); best validation RMSE, ``epochs`` about
-#: its best epoch (records in scripts/benchmarks/RESULTS.md). Per-rating Adagrad prefers
-#: wider factors than the batch path (k=16 costs 0.1-0.3% RMSE on these slices).
+#: chosen by 5-fold cross-validation with the refit recipe (the module's docstring;
+#: ``tune.py --engine fused --cv 5``), with the default thread count of a 2-core machine
+#: (1 thread: the schedule, and so the result, depends on it). Per-rating Adagrad prefers
+#: wider factors than the batch path (k=16 cost 0.1-0.3% RMSE on the first searches).
 #: ``batch_size`` is the chunk of ratings one operator call trains on: it changes the
 #: speed, barely the updates (the chunk's rows are regrouped per thread, see
 #: ``train/fused_mf.cc``).
