@@ -266,9 +266,10 @@ def train_model(ratings, val=None, *, model=None, family=None, val_fraction=0.2,
     scale_refit : bool
         A rating model's refit trains for the chosen number of epochs times the data's
         growth (all the ratings over the selection run's share of them: 1.25 with
-        ``val_fraction=0.2``), rounded: measured on ml-100k and Jester with biased_mf,
-        mf and nnmf over three splits, it lowered the test RMSE in all 18 cases
-        (``docs/benchmarks.md``). ``settings['chosen_epoch']`` is the selection's
+        ``val_fraction=0.2``), rounded. Measured with ``refit.py`` (three seeds): better
+        than the chosen number on Jester for biased_mf, mf, nnmf and svdpp and on
+        ml-100k for nnmf, the same within noise elsewhere, except mlp on ml-100k
+        (+0.0045 RMSE; docs/benchmarks.md). ``settings['chosen_epoch']`` is the selection's
         choice, ``settings['refit_epochs']`` what the refit ran. False: the chosen
         number itself. A ranking model's refit keeps the chosen number (not measured).
 
