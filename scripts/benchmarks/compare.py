@@ -84,11 +84,11 @@ def run_gluonrec(model, train, test, epochs=None, label=None, recipe=True, **ove
     """One gluonrec model on the split, test RMSE per epoch recorded for the curve.
 
     ``recipe`` (the default): the model ``train_model`` returns by default (``epochs``
-    caps its selection run; default the preset's cap). Its
-    selection run holds 20% of ``train`` out, stops early on it and so chooses the
-    number of epochs; the model is then trained afresh on the whole of ``train`` for
-    that many epochs. That second phase runs here as ``train_model(train, test,
-    epochs=E, patience=0)``, which gives the same parameters as the recipe's own refit
+    caps its selection run; default the preset's cap). Its selection run holds 20% of
+    ``train`` out, stops early on it and so chooses the number of epochs; the model is
+    then trained afresh on the whole of ``train`` for that many epochs times the data's
+    growth. That second phase runs here as ``train_model(train, test, epochs=E,
+    patience=0)``, which gives the same parameters as the recipe's own refit
     (``tests/test_recipe.py`` checks it) and lets the test part be scored after each
     epoch for the curve; nothing is chosen on it. Fit seconds count both phases.
     ``recipe=False`` (the speed run): ``epochs`` (default the preset's) on the whole of
