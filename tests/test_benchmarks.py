@@ -35,8 +35,9 @@ def test_compare_quick_writes_table_section_and_plot(tmp_path):
     assert '+ autorec (I-AutoRec): equal weights' in blend  # the Jester AutoRec preset
     # every gluonrec row is the recipe's model: what its selection run chose is said
     said = next(line for line in text.splitlines() if line.startswith('Epochs chosen by'))
-    assert said.count(' -> ') == sum(line.startswith('| gluonrec ')
-                                     for line in text.splitlines())
+    chosen = said.split("growth): ", 1)[1].split('; ')
+    assert len(chosen) == sum(line.startswith('| gluonrec ') for line in text.splitlines())
+    assert all(' -> ' in c for c in chosen)
     rows = [line for line in text.splitlines() if line.startswith('| gluonrec biased_mf')]
     rmse = float(rows[0].split('|')[2])
     constant = float(next(line for line in text.splitlines()
